@@ -1,0 +1,313 @@
+"""The `archive` command: thin click commands over `Archive` and the ingest pipeline."""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import sys
+from collections import Counter
+from importlib import resources
+from pathlib import Path
+
+import click
+
+from .config import load_config
+from .errors import ArchiveError, InvalidQuery
+from .models import SearchQuery
+from .serialize import article_to_dict, extraction_to_dict, outcome_to_dict, result_to_dict, tag_to_dict
+from .service import Archive
+from .taxonomy import load_taxonomy
+
+PROGRESS_MIN_INPUTS = 4  # fewer inputs than this finish before a progress bar is worth drawing
+
+
+class Failure(click.ClickException):
+    """One sentence on stderr and a non-zero exit, for errors a user can cause."""
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+    def show(self, file=None) -> None:
+        click.echo(f"archive: error: {self.format_message()}", err=True)
+
+
+def _emit(obj: dict) -> None:
+    click.echo(json.dumps(obj, ensure_ascii=False))
+
+
+def _progress(total: int, enabled: bool, desc: str):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="input", file=sys.stderr, leave=False,
+                disable=not (enabled and total >= PROGRESS_MIN_INPUTS and sys.stderr.isatty()))
+
+
+class Context:
+    def __init__(self, data_dir: Path | None) -> None:
+        self.data_dir = data_dir
+        self._archive: Archive | None = None
+
+    @property
+    def config(self):
+        try:
+            return load_config(self.data_dir)
+        except ArchiveError as exc:
+            raise Failure(str(exc), 2) from None
+
+    def archive(self) -> Archive:
+        if self._archive is None:
+            try:
+                self._archive = Archive(config=self.config)
+            except ArchiveError as exc:
+                raise Failure(str(exc)) from None
+        return self._archive
+
+    def close(self) -> None:
+        if self._archive is not None:
+            self._archive.close()
+
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Data directory (default: $ARCHIVE_DATA, else ./archive-data).")
+@click.option("-v", "--verbose", is_flag=True, help="Log progress and warnings to stderr.")
+@click.version_option(package_name="topic-archive")
+@click.pass_context
+def main(ctx: click.Context, data_dir: Path | None, verbose: bool) -> None:
+    """A searchable, topic-tagged archive of news articles about online child protection."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="archive: %(message)s")
+    ctx.obj = Context(data_dir)
+    ctx.call_on_close(ctx.obj.close)
+
+
+def _report_ingest(outcomes, as_json: bool, total: int) -> None:
+    counts: Counter[str] = Counter()
+    with _progress(total, not as_json, "ingesting") as bar:
+        for outcome in outcomes:
+            counts[outcome.status] += 1
+            bar.update(1)
+            if as_json:
+                _emit(outcome_to_dict(outcome))
+            elif outcome.status == "failed":
+                bar.clear()
+            else:
+                bar.clear()
+                extra = f" (duplicate of {outcome.duplicate_of})" if outcome.status == "duplicate" else ""
+                topics = ", ".join(outcome.topics) or "no topic"
+                click.echo(f"{outcome.status:<9} {outcome.id}  {outcome.title}  [{topics}]{extra}")
+            if outcome.status == "failed":
+                click.echo(f"archive: {outcome.error}", err=True)
+    summary = ", ".join(f"{counts[s]} {s}" for s in ("added", "updated", "duplicate", "failed"))
+    if not as_json:
+        click.echo(summary, err=True)
+    if counts["failed"]:
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per input on stdout.")
+@click.argument("sources", nargs=-1, required=True)
+@pass_ctx
+def ingest(ctx: Context, sources: tuple[str, ...], as_json: bool) -> None:
+    """Add articles from files, folders (recursively), http(s) URLs, or - for stdin."""
+    from ingest.pipeline import ingest_refs
+    from ingest.sources import expand_sources
+
+    refs, skipped = expand_sources(list(sources))
+    if skipped and not as_json:
+        click.echo(f"archive: skipped {skipped} file(s) in folders that are not articles", err=True)
+    _report_ingest(ingest_refs(ctx.archive(), refs), as_json, len(refs))
+
+
+@main.command("load-samples")
+@click.option("--if-empty", is_flag=True, help="Only when the archive holds no article yet.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per sample on stdout.")
+@pass_ctx
+def load_samples(ctx: Context, if_empty: bool, as_json: bool) -> None:
+    """Ingest the bundled sample articles (idempotent: samples already present are duplicates)."""
+    from ingest.pipeline import ingest_refs
+    from ingest.sources import expand_sources
+
+    archive = ctx.archive()
+    if if_empty and archive.count():
+        click.echo(f"archive: {archive.data_dir} already holds {archive.count()} articles", err=True)
+        return
+    folder = Path(str(resources.files("archive").joinpath("samples")))
+    refs, _ = expand_sources([str(folder)])
+    _report_ingest(ingest_refs(archive, refs), as_json, len(refs))
+
+
+def _each_extracted(ctx: Context, files: tuple[str, ...]):
+    from ingest.pipeline import process
+    from ingest.sources import expand_sources
+
+    refs, _ = expand_sources(list(files))
+    return process(refs, ctx.config, lambda article: article)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per input on stdout.")
+@click.argument("files", nargs=-1, required=True)
+@pass_ctx
+def extract(ctx: Context, files: tuple[str, ...], as_json: bool) -> None:
+    """Show the clean article extracted from each file; stores nothing."""
+    failed = False
+    for ref, result in _each_extracted(ctx, files):
+        if isinstance(result, Exception):
+            failed = True
+            click.echo(f"archive: {result}", err=True)
+            continue
+        record = extraction_to_dict(ref.origin, result)
+        if as_json:
+            _emit(record)
+        else:
+            click.echo(f"== {ref.origin}")
+            for key in ("title", "author", "date", "url", "language"):
+                click.echo(f"{key + ':':<10}{record[key] or '-'}")
+            click.echo(f"\n{record['text']}\n")
+    sys.exit(1 if failed else 0)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per input on stdout.")
+@click.argument("files", nargs=-1, required=True)
+@pass_ctx
+def tag(ctx: Context, files: tuple[str, ...], as_json: bool) -> None:
+    """Show the topics, scores and evidence for each file; stores nothing."""
+    from ingest.tagger import Tagger
+
+    try:
+        tagger = Tagger(load_taxonomy(ctx.config.taxonomy_path))
+    except ArchiveError as exc:
+        raise Failure(str(exc)) from None
+    failed = False
+    for ref, result in _each_extracted(ctx, files):
+        if isinstance(result, Exception):
+            failed = True
+            click.echo(f"archive: {result}", err=True)
+            continue
+        record = tag_to_dict(ref.origin, tagger.score(result.title, result.body))
+        if as_json:
+            _emit(record)
+        else:
+            click.echo(f"== {ref.origin}: {', '.join(record['topics']) or 'no topic'}")
+            for topic, score in sorted(record["scores"].items(), key=lambda kv: -kv[1]):
+                terms = ", ".join(f"{e['term']} x{e['count']}" for e in record["evidence"][topic][:8])
+                click.echo(f"  {topic:<20} {score:.2f}  {terms}")
+    sys.exit(1 if failed else 0)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
+@click.option("--topic", "topics", multiple=True, help="Only articles with this topic (repeatable: all must match).")
+@click.option("--source", help="Only articles from this source.")
+@click.option("--from", "date_from", metavar="DATE", help="Published on or after DATE (YYYY, YYYY-MM or YYYY-MM-DD).")
+@click.option("--to", "date_to", metavar="DATE", help="Published on or before DATE.")
+@click.option("--sort", type=click.Choice(["relevance", "newest", "oldest"]), default="relevance", show_default=True)
+@click.option("--page", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--per-page", type=click.IntRange(min=1, max=1000), default=10, show_default=True)
+@click.argument("query", nargs=-1)
+@pass_ctx
+def search(ctx: Context, query: tuple[str, ...], as_json: bool, topics, source, date_from, date_to, sort, page,
+           per_page) -> None:
+    """Search the archive (Whoosh query syntax: AND OR NOT, "phrases", prefix*, title:, topic:)."""
+    request = SearchQuery(q=" ".join(query), topics=list(topics), source=source, date_from=date_from,
+                          date_to=date_to, sort=sort, page=page, per_page=per_page)
+    try:
+        result = ctx.archive().search(request)
+    except InvalidQuery as exc:
+        raise Failure(str(exc), 2) from None
+    except ArchiveError as exc:
+        raise Failure(str(exc)) from None
+    if as_json:
+        _emit(result_to_dict(result))
+        return
+    click.echo(f"{result.total} result(s) in {result.took_ms:.0f} ms, page {result.page} of {result.page_count}")
+    for n, hit in enumerate(result.hits, start=(page - 1) * per_page + 1):
+        meta = " · ".join(x for x in (hit.source, hit.date, ", ".join(hit.topics)) if x)
+        click.echo(f"\n{n}. {hit.title}  [{hit.id}]\n   {meta}")
+        snippet = hit.snippet.replace("<mark>", "").replace("</mark>", "")
+        click.echo(f"   {html.unescape(snippet)[:300]}")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the article as one JSON object.")
+@click.argument("article_id")
+@pass_ctx
+def show(ctx: Context, article_id: str, as_json: bool) -> None:
+    """Show one article with its metadata, topics and evidence."""
+    try:
+        article = ctx.archive().get(article_id)
+    except ArchiveError as exc:
+        raise Failure(str(exc)) from None
+    record = article_to_dict(article)
+    if as_json:
+        _emit(record)
+        return
+    click.echo(record["title"])
+    for key in ("id", "source", "author", "date", "url", "language", "ingested_at"):
+        click.echo(f"{key + ':':<13}{record[key] or '-'}")
+    click.echo(f"{'topics:':<13}{', '.join(record['topics']) or 'none'}")
+    for topic, score in sorted(record["scores"].items(), key=lambda kv: -kv[1]):
+        terms = ", ".join(f"{e['term']} x{e['count']}" for e in record["evidence"][topic][:8])
+        click.echo(f"  {topic:<20} {score:.2f}  {terms}")
+    click.echo(f"\n{record['text']}")
+
+
+@main.command()
+@click.option("--host", default=None, help="Address to listen on (default: setting `host`, 127.0.0.1).")
+@click.option("--port", type=click.IntRange(1, 65535), default=None, help="Port (default: setting `port`, 5000).")
+@pass_ctx
+def serve(ctx: Context, host: str | None, port: int | None) -> None:
+    """Serve the web app with waitress."""
+    import waitress
+
+    from web import create_app
+
+    config = ctx.config
+    host = host or config.host
+    port = port or config.port
+    try:
+        app = create_app({"DATA_DIR": str(config.data_dir)})
+    except ArchiveError as exc:
+        raise Failure(str(exc)) from None
+    click.echo(f"topic-archive: serving {config.data_dir} on http://{host}:{port} (Ctrl-C stops)", err=True)
+    waitress.serve(app, host=host, port=port, threads=config.threads, ident="topic-archive")
+
+
+@main.command()
+@pass_ctx
+def reindex(ctx: Context) -> None:
+    """Rebuild the search index from the store."""
+    archive = ctx.archive()
+    with _progress(archive.count(), True, "indexing") as bar:
+        count = archive.reindex(progress=bar.update)
+    click.echo(f"reindexed {count} articles", err=True)
+
+
+@main.command()
+@click.option("--dry-run", is_flag=True, help="Only report; repair nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
+@pass_ctx
+def check(ctx: Context, dry_run: bool, as_json: bool) -> None:
+    """Compare store and index, repair differences; exit 1 when something was wrong."""
+    report = ctx.archive().check(repair=not dry_run)
+    if as_json:
+        _emit({"stored": report.stored, "indexed": report.indexed, "ok": report.ok, "repaired": report.repaired,
+               "missing_from_index": report.missing_from_index, "orphans_in_index": report.orphans_in_index})
+    else:
+        click.echo(f"{report.stored} stored, {report.indexed} indexed")
+        if report.missing_from_index:
+            click.echo(f"{len(report.missing_from_index)} missing from the index"
+                       + (": indexed them" if report.repaired else ""))
+        if report.orphans_in_index:
+            click.echo(f"{len(report.orphans_in_index)} in the index without a stored article"
+                       + (": removed them" if report.repaired else ""))
+        if report.ok:
+            click.echo("ok")
+    sys.exit(0 if report.ok else 1)

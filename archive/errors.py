@@ -1,0 +1,32 @@
+"""The one family of errors the archive raises; each carries a sentence fit to show a user."""
+
+
+class ArchiveError(Exception):
+    """Base of every error the archive raises on purpose."""
+
+
+class InvalidQuery(ArchiveError, ValueError):
+    """The search query cannot be read."""
+
+
+class ArticleNotFound(ArchiveError, KeyError):
+    """No article has the requested id."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else "article not found"
+
+
+class IndexBusy(ArchiveError, TimeoutError):
+    """Another writer held the index lock for longer than the configured timeout."""
+
+
+class ExtractionError(ArchiveError, ValueError):
+    """A source could not be turned into an article (empty, binary, no article text...)."""
+
+
+class FetchError(ArchiveError, OSError):
+    """A URL could not be fetched, or fetching it is not allowed."""
+
+
+class ConfigError(ArchiveError, ValueError):
+    """A setting has a value that cannot be used."""

@@ -1,0 +1,218 @@
+"""The Whoosh index: schema, one long-lived searcher per process, writers that wait for the lock."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+
+from whoosh import index as whoosh_index
+from whoosh.analysis import CharsetFilter, LowercaseFilter, RegexTokenizer, StemFilter, StopFilter
+from whoosh.fields import DATETIME, ID, KEYWORD, STORED, TEXT, Schema
+from whoosh.index import LockError
+from whoosh.searching import Searcher
+from whoosh.support.charset import accent_map
+from whoosh.writing import IndexWriter
+
+from .errors import IndexBusy
+from .models import Article
+
+LOGGER = logging.getLogger(__name__)
+
+# Bump when the schema changes: an index built with another version is rebuilt from the store.
+SCHEMA_VERSION = 1
+_VERSION_FILE = "schema-version"
+
+# Accent folding before stemming, so "Europäische" and "Europaische" meet, and "arrests" finds "arrested".
+TEXT_ANALYZER = RegexTokenizer() | LowercaseFilter() | CharsetFilter(accent_map) | StopFilter() | StemFilter()
+NAME_ANALYZER = RegexTokenizer() | LowercaseFilter() | CharsetFilter(accent_map)
+
+
+def build_schema() -> Schema:
+    return Schema(
+        id=ID(stored=True, unique=True),
+        title=TEXT(analyzer=TEXT_ANALYZER, stored=True, field_boost=3.0),
+        body=TEXT(analyzer=TEXT_ANALYZER, stored=True),
+        author=TEXT(analyzer=NAME_ANALYZER, stored=True),
+        source=ID(stored=True, sortable=True),
+        topics=KEYWORD(stored=True, commas=True, scorable=True, sortable=True),
+        date=DATETIME(stored=True, sortable=True),
+        year=ID(sortable=True),
+        language=ID(stored=True),
+        url=STORED,
+    )
+
+
+def article_to_document(article: Article) -> dict:
+    """The index document for an article; topics include people's corrections."""
+    doc = {
+        "id": article.id,
+        "title": article.title,
+        "body": article.body,
+        "topics": ",".join(article.topics),
+        "url": article.canonical_url or article.url or "",
+    }
+    if article.author:
+        doc["author"] = article.author
+    if article.source:
+        doc["source"] = article.source
+    if article.language:
+        doc["language"] = article.language
+    if article.published:
+        doc["date"] = datetime.strptime(article.published, "%Y-%m-%d")
+        doc["year"] = article.published[:4]
+    return doc
+
+
+class ArchiveIndex:
+    """A Whoosh index folder with a shared, refreshed searcher and lock-waiting writers."""
+
+    def __init__(self, path: Path, writer_timeout: float = 30.0) -> None:
+        self.path = Path(path)
+        self.writer_timeout = writer_timeout
+        self._lock = threading.Lock()  # guards the searcher and its leases
+        self._write_lock = threading.Lock()  # threads of this process queue here before the file lock
+        self._searcher: Searcher | None = None
+        self._leases: dict[int, int] = {}
+        self.created = False
+        self.ix = self._open_or_create()
+
+    def _open_or_create(self):
+        version_file = self.path / _VERSION_FILE
+        if whoosh_index.exists_in(str(self.path)):
+            found = version_file.read_text().strip() if version_file.exists() else "?"
+            if found == str(SCHEMA_VERSION):
+                try:
+                    return whoosh_index.open_dir(str(self.path))
+                except Exception as exc:  # a damaged index is derived data: rebuild it
+                    LOGGER.warning("index at %s cannot be opened (%s); creating a new one", self.path, exc)
+            else:
+                LOGGER.warning("index at %s has schema version %s, expected %s; rebuilding", self.path, found,
+                               SCHEMA_VERSION)
+            shutil.rmtree(self.path)
+        self.path.mkdir(parents=True, exist_ok=True)
+        ix = whoosh_index.create_in(str(self.path), build_schema())
+        version_file.write_text(str(SCHEMA_VERSION))
+        self.created = True
+        return ix
+
+    @property
+    def schema(self) -> Schema:
+        return self.ix.schema
+
+    # -- reading -----------------------------------------------------------------------------
+
+    @contextmanager
+    def searcher(self) -> Iterator[Searcher]:
+        """Lease the process's current searcher, replaced (not refreshed) when the index changed.
+
+        A fresh searcher is opened instead of `refresh()` because refreshed searchers return
+        duplicate hits after a segment merge; the old one is closed once no lease holds it.
+        """
+        with self._lock:
+            current = self._searcher
+            if current is None or not current.up_to_date():
+                self._searcher = self.ix.searcher()
+                if current is not None and not self._leases.get(id(current)):
+                    current.close()
+                current = self._searcher
+            self._leases[id(current)] = self._leases.get(id(current), 0) + 1
+        try:
+            yield current
+        finally:
+            with self._lock:
+                self._leases[id(current)] -= 1
+                if not self._leases[id(current)]:
+                    del self._leases[id(current)]
+                    if current is not self._searcher:
+                        current.close()
+
+    def document_ids(self) -> set[str]:
+        with self.searcher() as s:
+            return {fields["id"] for fields in s.all_stored_fields()}
+
+    def doc_count(self) -> int:
+        with self.searcher() as s:
+            return s.doc_count()
+
+    # -- writing -----------------------------------------------------------------------------
+
+    @contextmanager
+    def writer(self) -> Iterator[IndexWriter]:
+        """A writer that waits up to `writer_timeout` for the lock, commits on success, cancels on error."""
+        if not self._write_lock.acquire(timeout=self.writer_timeout):
+            raise IndexBusy(self._busy_message())
+        try:
+            try:
+                writer = self.ix.writer(timeout=self.writer_timeout)
+            except LockError:
+                raise IndexBusy(self._busy_message()) from None
+            try:
+                yield writer
+            except BaseException:
+                writer.cancel()
+                raise
+            writer.commit()
+        finally:
+            self._write_lock.release()
+
+    def _busy_message(self) -> str:
+        return (
+            f"the search index is busy with another writer (waited {self.writer_timeout:g} s); "
+            "try again when the other ingest or reindex has finished"
+        )
+
+    def add(self, articles: Iterable[Article]) -> None:
+        with self.writer() as w:
+            for article in articles:
+                w.update_document(**article_to_document(article))
+
+    def delete(self, ids: Iterable[str]) -> None:
+        with self.writer() as w:
+            for article_id in ids:
+                w.delete_by_term("id", article_id)
+
+    def rebuild(self, articles: Iterable[Article], progress: Callable[[int], None] | None = None) -> int:
+        """Build a complete new index beside this one from `articles`, then swap it in."""
+        fresh = self.path.with_name(self.path.name + ".new")
+        if fresh.exists():
+            shutil.rmtree(fresh)  # a rebuild that was interrupted: start it again
+        fresh.mkdir(parents=True)
+        ix = whoosh_index.create_in(str(fresh), build_schema())
+        (fresh / _VERSION_FILE).write_text(str(SCHEMA_VERSION))
+        count = 0
+        writer = ix.writer()
+        try:
+            for article in articles:
+                writer.add_document(**article_to_document(article))
+                count += 1
+                if progress:
+                    progress(1)
+            writer.commit()
+        except BaseException:
+            writer.cancel()
+            raise
+        with self._write_lock, self._lock:
+            old = self.path.with_name(self.path.name + ".old")
+            if old.exists():
+                shutil.rmtree(old)
+            if self._searcher is not None and not self._leases.get(id(self._searcher)):
+                self._searcher.close()
+            self._searcher = None
+            self.ix.close()
+            self.path.rename(old)
+            fresh.rename(self.path)
+            self.ix = whoosh_index.open_dir(str(self.path))
+            shutil.rmtree(old, ignore_errors=True)
+        return count
+
+    def close(self) -> None:
+        with self._lock:
+            if self._searcher is not None:
+                self._searcher.close()
+                self._searcher = None
+            self.ix.close()

@@ -1,0 +1,129 @@
+"""`Archive`: the one way into the SQLite store and the Whoosh index."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+from .config import Config, load_config
+from .errors import ArticleNotFound
+from .index import ArchiveIndex
+from .models import Article, CheckReport, IngestOutcome, SearchQuery, SearchResult
+from .search import SearchEngine
+from .store import Store, utc_now
+from .taxonomy import Taxonomy, load_taxonomy
+
+LOGGER = logging.getLogger(__name__)
+
+
+class Archive:
+    """An archive in one data directory: the store is the truth, the index is derived from it."""
+
+    def __init__(self, data_dir: str | Path | None = None, config: Config | None = None) -> None:
+        self.config = config if config is not None else load_config(data_dir)
+        self.config.data_dir.mkdir(parents=True, exist_ok=True)
+        self.taxonomy: Taxonomy = load_taxonomy(self.config.taxonomy_path)
+        self.store = Store(self.config.store_path)
+        self.index = ArchiveIndex(self.config.index_dir, writer_timeout=self.config.writer_timeout)
+        self._engine = SearchEngine(self.index.schema)
+        if self.index.created and self.store.count():
+            LOGGER.warning("the search index was missing or unusable; rebuilding it from the store")
+            self.reindex()
+
+    @property
+    def data_dir(self) -> Path:
+        return self.config.data_dir
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def add(self, article: Article) -> IngestOutcome:
+        """Store a tagged article (committed first), then index it.
+
+        An article whose fingerprint is already stored is a duplicate; one whose canonical URL is
+        stored with other text replaces that article's content and keeps its id and corrections.
+        """
+        if not article.fingerprint:
+            raise ValueError("an article needs a fingerprint before it is added")
+        source = article.origin or article.canonical_url or article.title
+        existing = self.store.find_by_fingerprint(article.fingerprint)
+        if existing:
+            return self._outcome(source, "duplicate", self.store.get(existing), duplicate_of=existing)
+        article.ingested_at = utc_now()
+        same_url = self.store.find_by_url(article.canonical_url) if article.canonical_url else None
+        if same_url:
+            article.id = same_url
+            self.store.replace(article)
+            status = "updated"
+        else:
+            article.id = article.id or article.fingerprint[:16]
+            try:
+                self.store.insert(article)
+            except sqlite3.IntegrityError:
+                # Another process stored the same text between our check and our insert.
+                existing = self.store.find_by_fingerprint(article.fingerprint)
+                return self._outcome(source, "duplicate", self.store.get(existing), duplicate_of=existing)
+            status = "added"
+        stored = self.store.get(article.id)
+        self.index.add([stored])
+        return self._outcome(source, status, stored)
+
+    @staticmethod
+    def _outcome(source: str, status, article: Article | None, duplicate_of: str | None = None) -> IngestOutcome:
+        return IngestOutcome(
+            source=source,
+            status=status,
+            id=article.id if article else None,
+            title=article.title if article else None,
+            topics=article.topics if article else [],
+            duplicate_of=duplicate_of,
+        )
+
+    def reindex(self, progress: Callable[[int], None] | None = None) -> int:
+        """Rebuild the whole index from the store; returns the number of articles indexed."""
+        return self.index.rebuild(self.store.iter_articles(), progress=progress)
+
+    def check(self, repair: bool = True) -> CheckReport:
+        """Compare store and index; with `repair`, index what is missing and drop orphans."""
+        stored = self.store.ids()
+        indexed = self.index.document_ids()
+        report = CheckReport(
+            stored=len(stored),
+            indexed=len(indexed),
+            missing_from_index=sorted(stored - indexed),
+            orphans_in_index=sorted(indexed - stored),
+        )
+        if repair and not report.ok:
+            if report.orphans_in_index:
+                self.index.delete(report.orphans_in_index)
+            if report.missing_from_index:
+                articles = self.store.get_many(report.missing_from_index)
+                self.index.add(articles.values())
+            report.repaired = True
+        return report
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def get(self, article_id: str) -> Article:
+        article = self.store.get(article_id)
+        if article is None:
+            raise ArticleNotFound(f"No article has the id {article_id!r}.")
+        return article
+
+    def search(self, query: SearchQuery) -> SearchResult:
+        with self.index.searcher() as searcher:
+            return self._engine.run(searcher, query)
+
+    def count(self) -> int:
+        return self.store.count()
+
+    def close(self) -> None:
+        self.index.close()
+        self.store.close()
+
+    def __enter__(self) -> Archive:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

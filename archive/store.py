@@ -1,0 +1,269 @@
+"""SQLite store: the source of truth for articles, machine topic scores and people's corrections."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .models import Article, Correction, Evidence, TopicScore
+
+LOGGER = logging.getLogger(__name__)
+
+# Forward migrations: index i takes the schema from version i to i + 1. Never edit a shipped step.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE articles (
+        id            TEXT PRIMARY KEY,
+        url           TEXT,
+        canonical_url TEXT,
+        source        TEXT,
+        title         TEXT NOT NULL,
+        author        TEXT,
+        published     TEXT,
+        ingested_at   TEXT NOT NULL,
+        language      TEXT,
+        origin        TEXT,
+        body          TEXT NOT NULL,
+        fingerprint   TEXT NOT NULL
+    );
+    CREATE UNIQUE INDEX articles_fingerprint ON articles (fingerprint);
+    CREATE INDEX articles_canonical_url ON articles (canonical_url);
+    CREATE INDEX articles_published ON articles (published);
+    CREATE TABLE topic_scores (
+        article_id TEXT NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
+        topic      TEXT NOT NULL,
+        score      REAL NOT NULL,
+        assigned   INTEGER NOT NULL,
+        evidence   TEXT NOT NULL,
+        sentence   TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (article_id, topic)
+    );
+    CREATE TABLE topic_corrections (
+        id         INTEGER PRIMARY KEY,
+        article_id TEXT NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
+        topic      TEXT NOT NULL,
+        action     TEXT NOT NULL CHECK (action IN ('add', 'remove')),
+        user       TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX topic_corrections_article ON topic_corrections (article_id);
+    """,
+)
+
+_ARTICLE_COLUMNS = (
+    "id, url, canonical_url, source, title, author, published, ingested_at, language, origin, body, fingerprint"
+)
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+
+
+class Store:
+    """One SQLite database in WAL mode; each thread gets its own connection."""
+
+    def __init__(self, path: Path, busy_timeout: float = 30.0) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._busy_timeout = busy_timeout
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self.migrate()
+
+    # -- connections -------------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(
+                self.path, timeout=self._busy_timeout, isolation_level=None, check_same_thread=False
+            )
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            self._local.conn = conn
+            with self._lock:
+                self._connections.append(conn)
+        return conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """An immediate write transaction: committed on success, rolled back on any error."""
+        conn = self._connect()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._connections:
+                conn.close()
+            self._connections.clear()
+        self._local = threading.local()
+
+    # -- schema ------------------------------------------------------------------------------
+
+    def schema_version(self) -> int:
+        conn = self._connect()
+        conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
+        return row[0] or 0
+
+    def migrate(self) -> None:
+        """Bring the schema forward to the newest version, one transaction per step."""
+        current = self.schema_version()
+        if current > len(MIGRATIONS):
+            raise RuntimeError(
+                f"{self.path} has schema version {current}, newer than this program knows ({len(MIGRATIONS)})"
+            )
+        for version in range(current, len(MIGRATIONS)):
+            with self.transaction() as conn:
+                for statement in MIGRATIONS[version].split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute("INSERT INTO schema_version (version) VALUES (?)", (version + 1,))
+            LOGGER.info("store %s migrated to schema version %d", self.path, version + 1)
+
+    # -- articles ----------------------------------------------------------------------------
+
+    def insert(self, article: Article) -> None:
+        """Insert a new article with its scores; raises sqlite3.IntegrityError on a duplicate fingerprint."""
+        with self.transaction() as conn:
+            conn.execute(
+                f"INSERT INTO articles ({_ARTICLE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                _article_row(article),
+            )
+            _write_scores(conn, article.id, article.scores)
+
+    def replace(self, article: Article) -> None:
+        """Overwrite an existing article's content and machine scores; corrections are kept."""
+        with self.transaction() as conn:
+            row = _article_row(article)
+            conn.execute(
+                "UPDATE articles SET url=?, canonical_url=?, source=?, title=?, author=?, published=?,"
+                " ingested_at=?, language=?, origin=?, body=?, fingerprint=? WHERE id=?",
+                (*row[1:], row[0]),
+            )
+            _write_scores(conn, article.id, article.scores)
+
+    def set_scores(self, article_id: str, scores: Iterable[TopicScore]) -> None:
+        with self.transaction() as conn:
+            _write_scores(conn, article_id, list(scores))
+
+    def delete(self, article_id: str) -> bool:
+        with self.transaction() as conn:
+            return conn.execute("DELETE FROM articles WHERE id = ?", (article_id,)).rowcount > 0
+
+    def get(self, article_id: str) -> Article | None:
+        conn = self._connect()
+        row = conn.execute(f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE id = ?", (article_id,)).fetchone()
+        return self._hydrate(conn, [row])[0] if row else None
+
+    def get_many(self, ids: list[str]) -> dict[str, Article]:
+        if not ids:
+            return {}
+        conn = self._connect()
+        marks = ",".join("?" * len(ids))
+        rows = conn.execute(f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE id IN ({marks})", ids).fetchall()
+        return {a.id: a for a in self._hydrate(conn, rows)}
+
+    def find_by_fingerprint(self, fingerprint: str) -> str | None:
+        row = self._connect().execute("SELECT id FROM articles WHERE fingerprint = ?", (fingerprint,)).fetchone()
+        return row[0] if row else None
+
+    def find_by_url(self, canonical_url: str) -> str | None:
+        row = (
+            self._connect()
+            .execute("SELECT id FROM articles WHERE canonical_url = ? ORDER BY ingested_at LIMIT 1", (canonical_url,))
+            .fetchone()
+        )
+        return row[0] if row else None
+
+    def count(self) -> int:
+        return self._connect().execute("SELECT count(*) FROM articles").fetchone()[0]
+
+    def ids(self) -> set[str]:
+        return {row[0] for row in self._connect().execute("SELECT id FROM articles")}
+
+    def iter_articles(self, batch: int = 500) -> Iterator[Article]:
+        """Every article in id order, read in batches so memory stays bounded."""
+        conn = self._connect()
+        last = ""
+        while True:
+            rows = conn.execute(
+                f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE id > ? ORDER BY id LIMIT ?", (last, batch)
+            ).fetchall()
+            if not rows:
+                return
+            yield from self._hydrate(conn, rows)
+            last = rows[-1]["id"]
+
+    def add_correction(self, article_id: str, correction: Correction) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO topic_corrections (article_id, topic, action, user, created_at) VALUES (?, ?, ?, ?, ?)",
+                (article_id, correction.topic, correction.action, correction.user, correction.created_at),
+            )
+
+    def _hydrate(self, conn: sqlite3.Connection, rows: list[sqlite3.Row]) -> list[Article]:
+        articles = [
+            Article(
+                id=r["id"], url=r["url"], canonical_url=r["canonical_url"], source=r["source"], title=r["title"],
+                author=r["author"], published=r["published"], ingested_at=r["ingested_at"],
+                language=r["language"], origin=r["origin"], body=r["body"], fingerprint=r["fingerprint"],
+            )
+            for r in rows
+        ]
+        by_id = {a.id: a for a in articles}
+        marks = ",".join("?" * len(by_id))
+        for r in conn.execute(
+            f"SELECT article_id, topic, score, assigned, evidence, sentence FROM topic_scores"
+            f" WHERE article_id IN ({marks}) ORDER BY score DESC",
+            list(by_id),
+        ):
+            evidence = [Evidence(term=e["term"], count=e["count"]) for e in json.loads(r["evidence"])]
+            by_id[r["article_id"]].scores.append(
+                TopicScore(r["topic"], r["score"], bool(r["assigned"]), evidence, r["sentence"])
+            )
+        for r in conn.execute(
+            f"SELECT article_id, topic, action, user, created_at FROM topic_corrections"
+            f" WHERE article_id IN ({marks}) ORDER BY id",
+            list(by_id),
+        ):
+            by_id[r["article_id"]].corrections.append(
+                Correction(r["topic"], r["action"], r["user"], r["created_at"])
+            )
+        return articles
+
+
+def _article_row(a: Article) -> tuple:
+    return (
+        a.id, a.url, a.canonical_url, a.source, a.title, a.author, a.published,
+        a.ingested_at, a.language, a.origin, a.body, a.fingerprint,
+    )
+
+
+def _write_scores(conn: sqlite3.Connection, article_id: str | None, scores: list[TopicScore]) -> None:
+    conn.execute("DELETE FROM topic_scores WHERE article_id = ?", (article_id,))
+    conn.executemany(
+        "INSERT INTO topic_scores (article_id, topic, score, assigned, evidence, sentence) VALUES (?, ?, ?, ?, ?, ?)",
+        [
+            (
+                article_id, s.topic, s.score, int(s.assigned),
+                json.dumps([{"term": e.term, "count": e.count} for e in s.evidence]), s.sentence,
+            )
+            for s in scores
+        ],
+    )

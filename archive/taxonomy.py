@@ -1,0 +1,82 @@
+"""The topics: names, labels, definitions, thresholds and weighted terms, from the shipped TOML file."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from .errors import ConfigError
+from .models import TOPICS
+
+
+@dataclass(frozen=True)
+class Topic:
+    name: str
+    label: str
+    definition: str
+    threshold: float
+    # term -> weight; a trailing "*" makes a prefix ("prosecut*"), spaces match any whitespace
+    terms: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Taxonomy:
+    topics: list[Topic]
+    origin: str
+
+    def get(self, name: str) -> Topic:
+        for topic in self.topics:
+            if topic.name == name:
+                return topic
+        raise KeyError(name)
+
+    def label(self, name: str) -> str:
+        try:
+            return self.get(name).label
+        except KeyError:
+            return name
+
+    @property
+    def names(self) -> list[str]:
+        return [t.name for t in self.topics]
+
+
+def shipped_taxonomy_text() -> str:
+    return resources.files("archive").joinpath("taxonomy.toml").read_text(encoding="utf-8")
+
+
+def parse_taxonomy(text: str, origin: str) -> Taxonomy:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{origin} is not valid TOML: {exc}") from None
+    topics = []
+    for name in TOPICS:
+        entry = data.get(name)
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{origin} has no [{name}] table")
+        terms = entry.get("terms", {})
+        if not terms or not all(isinstance(w, (int, float)) for w in terms.values()):
+            raise ConfigError(f"{origin}: [{name}.terms] must map terms to numeric weights")
+        topics.append(
+            Topic(
+                name=name,
+                label=str(entry.get("label", name)),
+                definition=" ".join(str(entry.get("definition", "")).split()),
+                threshold=float(entry.get("threshold", 0.5)),
+                terms={str(t).lower(): float(w) for t, w in terms.items()},
+            )
+        )
+    unknown = set(data) - set(TOPICS)
+    if unknown:
+        raise ConfigError(f"{origin}: unknown topics {sorted(unknown)}; the topics are {list(TOPICS)}")
+    return Taxonomy(topics=topics, origin=origin)
+
+
+def load_taxonomy(override: Path | None = None) -> Taxonomy:
+    """The user's taxonomy.toml when it exists, else the shipped one."""
+    if override is not None and override.is_file():
+        return parse_taxonomy(override.read_text(encoding="utf-8"), str(override))
+    return parse_taxonomy(shipped_taxonomy_text(), "the shipped taxonomy")

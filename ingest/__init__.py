@@ -1,0 +1,1 @@
+"""Turns sources (files, folders, URLs, stdin) into clean, fingerprinted, tagged articles."""

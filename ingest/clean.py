@@ -1,0 +1,50 @@
+"""Text hygiene shared by every extractor: decoding bytes, Unicode and whitespace normalisation."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from charset_normalizer import from_bytes
+
+from archive.errors import ExtractionError
+
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
+_SPACES = re.compile(r"[^\S\n]+")
+_BLANK_RUNS = re.compile(r"\n{3,}")
+
+
+def decode_bytes(data: bytes, origin: str) -> str:
+    """Text from bytes: UTF-8 (with or without BOM) first, else the detected encoding; binary is refused."""
+    if not data.strip():
+        raise ExtractionError(f"{origin} is empty.")
+    if b"\x00" in data[:8192] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ExtractionError(f"{origin} is a binary file, not text or HTML.")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    best = from_bytes(data).best()
+    if best is None:
+        raise ExtractionError(f"{origin} is a binary file or uses an unknown text encoding.")
+    return str(best)
+
+
+def normalize_text(text: str) -> str:
+    """NFC, invisible characters removed, spaces folded within lines, paragraphs kept as blank lines."""
+    text = unicodedata.normalize("NFC", text).translate(_INVISIBLE)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
+    return _BLANK_RUNS.sub("\n\n", "\n".join(lines)).strip()
+
+
+def normalize_line(text: str | None) -> str | None:
+    """A one-line value (title, author): whitespace folded to single spaces, or None when empty."""
+    if text is None:
+        return None
+    folded = " ".join(unicodedata.normalize("NFC", text).translate(_INVISIBLE).split())
+    return folded or None
+
+
+def word_count(text: str) -> int:
+    return len(text.split())

@@ -1,0 +1,82 @@
+"""HTTP fetching that refuses private, loopback and link-local addresses, at every redirect."""
+
+from __future__ import annotations
+
+import http.client
+import ipaddress
+import socket
+import ssl
+from dataclasses import dataclass
+from urllib.parse import urljoin, urlsplit
+
+from archive.errors import FetchError
+
+MAX_REDIRECTS = 5
+
+
+@dataclass
+class FetchedPage:
+    url: str  # after redirects
+    data: bytes
+    content_type: str | None
+
+
+def is_public_address(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not ip.is_multicast
+
+
+class _GuardedConnection(http.client.HTTPConnection):
+    """Checks the address actually connected to, so a DNS answer cannot point us inside."""
+
+    allow_private = False
+
+    def connect(self) -> None:
+        super().connect()
+        peer = self.sock.getpeername()[0]
+        if not self.allow_private and not is_public_address(peer):
+            self.sock.close()
+            raise FetchError(f"{self.host} resolves to {peer}, a private or local address; fetching it is not allowed.")
+
+
+class _GuardedHTTPSConnection(http.client.HTTPSConnection, _GuardedConnection):
+    pass
+
+
+def fetch(url: str, *, timeout: float, max_bytes: int, allow_private: bool, user_agent: str) -> FetchedPage:
+    """GET `url`, following up to five redirects, each one checked like the first."""
+    for _ in range(MAX_REDIRECTS + 1):
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise FetchError(f"{url} is not an http(s) URL.")
+        if parts.username or parts.password:
+            raise FetchError(f"{url} carries credentials; they are not sent.")
+        cls = _GuardedHTTPSConnection if parts.scheme == "https" else _GuardedConnection
+        kwargs = {"context": ssl.create_default_context()} if parts.scheme == "https" else {}
+        conn = cls(parts.hostname, parts.port, timeout=timeout, **kwargs)
+        conn.allow_private = allow_private
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        try:
+            conn.request("GET", target, headers={"User-Agent": user_agent, "Accept": "text/html, text/plain;q=0.9, */*;q=0.5"})
+            response = conn.getresponse()
+            if response.status in (301, 302, 303, 307, 308) and response.getheader("Location"):
+                url = urljoin(url, response.getheader("Location"))
+                continue
+            if response.status >= 400:
+                raise FetchError(f"{url} answered HTTP {response.status} {response.reason}.")
+            data = response.read(max_bytes + 1)
+            if len(data) > max_bytes:
+                raise FetchError(f"{url} is larger than the {max_bytes:,}-byte limit for one input.")
+            return FetchedPage(url=url, data=data, content_type=response.getheader("Content-Type"))
+        except (OSError, http.client.HTTPException, ssl.SSLError) as exc:
+            if isinstance(exc, FetchError):
+                raise
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
+            if isinstance(exc, socket.gaierror):
+                reason = "the host name could not be resolved"
+            raise FetchError(f"{url} could not be fetched: {reason}.") from None
+        finally:
+            conn.close()
+    raise FetchError(f"{url} redirected more than {MAX_REDIRECTS} times.")

@@ -1,0 +1,119 @@
+"""Plain-text articles: headline, byline, dateline and reading-time lines, trailing boilerplate."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from archive.errors import ExtractionError
+from archive.models import Article
+
+from .clean import normalize_line, normalize_text
+
+TITLE_MAX_CHARS = 150
+DERIVED_TITLE_CHARS = 120
+MIN_BODY_WORDS = 25
+HEADER_LINES = 5  # how far below the headline a byline, dateline or reading-time line may sit
+
+_READING_TIME = re.compile(r"^[·•|\-–—\s]*\d+\s*[-–]?\s*min(?:ute)?s?\.?\s*read\s*$", re.I)
+_BYLINE = re.compile(r"^(?:by|written by|words by)\s+(?P<name>[^\d].{1,80})$", re.I)
+_NAME = re.compile(r"^(?:[A-Z][\w'’.-]+)(?:\s+(?:[A-Z][\w'’.-]+|van|von|de|der|da|del|la|le|bin|al)){1,4}$")
+_DATELINE_PREFIX = re.compile(r"^(?:published|posted|updated|last updated|first published|date)\s*:?\s*(?:on\s+)?", re.I)
+_DATE_FORMATS = ("%d %B %Y", "%d %b %Y", "%B %d, %Y", "%b %d, %Y", "%B %d %Y", "%Y-%m-%d", "%A %d %B %Y", "%A, %d %B %Y")
+_TRAILERS = re.compile(
+    r"^(?:related(?:\s+\w+)?\s+(?:articles?|posts?|stories|reading|content|links)|related|"
+    r"share(?:\s+this)?(?:\s+(?:article|story|post|page))?(?:\s+on\s+\w+)?|"
+    r"(?:sign\s+up|subscribe)\b.*|read\s+more\b.*|more\s+from\b.*|follow\s+us\b.*|"
+    r"advertisement|tags?\s*:.*|comments?(?:\s*\(\d+\))?|print|email)\s*[.:!]?$",
+    re.I,
+)
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"”’)]?\s+(?=[A-Z“\"‘'])")
+_ENDS_LIKE_SENTENCE = re.compile(r"[.!?:;,][\"”’')]*$")
+
+
+def parse_dateline(line: str) -> str | None:
+    """YYYY-MM-DD from a dateline such as "Published 14 March 2019" or "March 14, 2019", else None."""
+    text = _DATELINE_PREFIX.sub("", line.strip()).strip(" .")
+    text = re.sub(r"(\d+)(?:st|nd|rd|th)\b", r"\1", text)
+    text = re.split(r"\s+(?:at\s+)?\d{1,2}[:.]\d{2}", text)[0].strip(" ,")
+    for fmt in _DATE_FORMATS:
+        try:
+            return datetime.strptime(text, fmt).strftime("%Y-%m-%d")
+        except ValueError:
+            continue
+    return None
+
+
+def looks_like_title(line: str) -> bool:
+    """Short, and no closing full stop: a headline rather than a lead paragraph."""
+    return len(line) <= TITLE_MAX_CHARS and len(line.split()) <= 25 and not _ENDS_LIKE_SENTENCE.search(line)
+
+
+def derive_title(paragraph: str) -> str:
+    """A title from a lead paragraph: its first sentence, cut at a clause break when long."""
+    sentence = _SENTENCE_END.split(paragraph, maxsplit=1)[0].strip()
+    sentence = re.sub(r"[.!?]+$", "", sentence)
+    if len(sentence) <= DERIVED_TITLE_CHARS:
+        return sentence
+    breaks = [m.start() for m in re.finditer(r"[,;:](?=\s)|\s[–—]\s", sentence) if 60 <= m.start() <= 170]
+    if breaks:
+        return sentence[: breaks[0]].strip()
+    return sentence[:DERIVED_TITLE_CHARS].rsplit(" ", 1)[0].rstrip(",;:") + " …"
+
+
+def split_paragraphs(text: str) -> list[str]:
+    """Blocks separated by blank lines, each joined into one line; one line each if there are no blanks."""
+    if "\n\n" not in text:
+        return [line for line in text.split("\n") if line]
+    return [" ".join(block.split("\n")) for block in text.split("\n\n") if block.strip()]
+
+
+def _parse_header(lines: list[str]) -> tuple[str | None, str | None, int]:
+    """Author and date from the lines just below the title; returns how many lines they took."""
+    author = date = None
+    used = 0
+    for i, line in enumerate(lines[:HEADER_LINES]):
+        if not line:
+            continue
+        parts = [p.strip() for p in re.split(r"\s+[|·•]\s*|\s*[|·•]\s+", line) if p.strip()]
+        matched = True
+        for part in parts:
+            nxt = lines[i + 1] if i + 1 < len(lines) else ""
+            if _READING_TIME.match(part) or _READING_TIME.match("·" + part):
+                continue
+            if (found := parse_dateline(part)) and date is None:
+                date = found
+            elif (m := _BYLINE.match(part)) and author is None:
+                author = m["name"].strip(" .")
+            elif _NAME.match(part) and author is None and (
+                len(parts) > 1 or _READING_TIME.match(nxt) or parse_dateline(nxt)
+            ):
+                author = part
+            else:
+                matched = False
+        if not matched:
+            break
+        used = i + 1
+    return author, date, used
+
+
+def extract_text_article(text: str, origin: str) -> Article:
+    """An article from plain text: headline or derived title, byline, dateline, body paragraphs."""
+    lines = normalize_text(text).split("\n")
+    while lines and _TRAILERS.match(lines[-1]) or lines and not lines[-1]:
+        lines.pop()
+    if not lines:
+        raise ExtractionError(f"{origin} has no article text.")
+    title = None
+    if looks_like_title(lines[0]):
+        title, lines = lines[0], lines[1:]
+    author, date, used = _parse_header(lines)
+    body_text = "\n".join(lines[used:]).strip()
+    paragraphs = split_paragraphs(body_text)
+    if title is None and paragraphs:
+        title = derive_title(paragraphs[0])
+    body = "\n\n".join(paragraphs)
+    if len(body.split()) < MIN_BODY_WORDS:
+        raise ExtractionError(f"{origin} has too little text to be an article ({len(body.split())} words).")
+    return Article(title=normalize_line(title) or "", body=body, author=normalize_line(author), published=date,
+                   origin=origin)
