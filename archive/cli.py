@@ -40,8 +40,14 @@ def _emit(obj: dict) -> None:
 def _progress(total: int, enabled: bool, desc: str):
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=desc, unit="input", file=sys.stderr, leave=False,
-                disable=not (enabled and total >= PROGRESS_MIN_INPUTS and sys.stderr.isatty()))
+    return tqdm(
+        total=total,
+        desc=desc,
+        unit="input",
+        file=sys.stderr,
+        leave=False,
+        disable=not (enabled and total >= PROGRESS_MIN_INPUTS and sys.stderr.isatty()),
+    )
 
 
 class Context:
@@ -73,8 +79,13 @@ pass_ctx = click.make_pass_decorator(Context)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Data directory (default: $ARCHIVE_DATA, else ./archive-data).")
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Data directory (default: $ARCHIVE_DATA, else ./archive-data).",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log progress and warnings to stderr.")
 @click.version_option(package_name="topic-archive")
 @click.pass_context
@@ -213,11 +224,20 @@ def tag(ctx: Context, files: tuple[str, ...], as_json: bool) -> None:
 @click.option("--per-page", type=click.IntRange(min=1, max=1000), default=10, show_default=True)
 @click.argument("query", nargs=-1)
 @pass_ctx
-def search(ctx: Context, query: tuple[str, ...], as_json: bool, topics, source, date_from, date_to, sort, page,
-           per_page) -> None:
+def search(
+    ctx: Context, query: tuple[str, ...], as_json: bool, topics, source, date_from, date_to, sort, page, per_page
+) -> None:
     """Search the archive (Whoosh query syntax: AND OR NOT, "phrases", prefix*, title:, topic:)."""
-    request = SearchQuery(q=" ".join(query), topics=list(topics), source=source, date_from=date_from,
-                          date_to=date_to, sort=sort, page=page, per_page=per_page)
+    request = SearchQuery(
+        q=" ".join(query),
+        topics=list(topics),
+        source=source,
+        date_from=date_from,
+        date_to=date_to,
+        sort=sort,
+        page=page,
+        per_page=per_page,
+    )
     try:
         result = ctx.archive().search(request)
     except InvalidQuery as exc:
@@ -298,16 +318,28 @@ def check(ctx: Context, dry_run: bool, as_json: bool) -> None:
     """Compare store and index, repair differences; exit 1 when something was wrong."""
     report = ctx.archive().check(repair=not dry_run)
     if as_json:
-        _emit({"stored": report.stored, "indexed": report.indexed, "ok": report.ok, "repaired": report.repaired,
-               "missing_from_index": report.missing_from_index, "orphans_in_index": report.orphans_in_index})
+        _emit(
+            {
+                "stored": report.stored,
+                "indexed": report.indexed,
+                "ok": report.ok,
+                "repaired": report.repaired,
+                "missing_from_index": report.missing_from_index,
+                "orphans_in_index": report.orphans_in_index,
+            }
+        )
     else:
         click.echo(f"{report.stored} stored, {report.indexed} indexed")
         if report.missing_from_index:
-            click.echo(f"{len(report.missing_from_index)} missing from the index"
-                       + (": indexed them" if report.repaired else ""))
+            click.echo(
+                f"{len(report.missing_from_index)} missing from the index"
+                + (": indexed them" if report.repaired else "")
+            )
         if report.orphans_in_index:
-            click.echo(f"{len(report.orphans_in_index)} in the index without a stored article"
-                       + (": removed them" if report.repaired else ""))
+            click.echo(
+                f"{len(report.orphans_in_index)} in the index without a stored article"
+                + (": removed them" if report.repaired else "")
+            )
         if report.ok:
             click.echo("ok")
     sys.exit(0 if report.ok else 1)

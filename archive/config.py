@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from .errors import ConfigError
 
@@ -83,9 +84,7 @@ def _coerce(setting: Setting, raw: Any, origin: str) -> Any:
             raise ValueError(text)
         return kind(text)
     except ValueError:
-        raise ConfigError(
-            f"setting {setting.name!r} from {origin} must be a {kind.__name__}, not {text!r}"
-        ) from None
+        raise ConfigError(f"setting {setting.name!r} from {origin} must be a {kind.__name__}, not {text!r}") from None
 
 
 def load_config(data_dir: str | Path | None = None, overrides: Mapping[str, Any] | None = None) -> Config:

@@ -83,16 +83,19 @@ class ArchiveIndex:
 
     def _open_or_create(self):
         version_file = self.path / _VERSION_FILE
-        if whoosh_index.exists_in(str(self.path)):
+        if self.path.is_dir() and any(self.path.iterdir()):
             found = version_file.read_text().strip() if version_file.exists() else "?"
             if found == str(SCHEMA_VERSION):
                 try:
-                    return whoosh_index.open_dir(str(self.path))
+                    ix = whoosh_index.open_dir(str(self.path))
+                    ix.latest_generation()
+                    return ix
                 except Exception as exc:  # a damaged index is derived data: rebuild it
                     LOGGER.warning("index at %s cannot be opened (%s); creating a new one", self.path, exc)
             else:
-                LOGGER.warning("index at %s has schema version %s, expected %s; rebuilding", self.path, found,
-                               SCHEMA_VERSION)
+                LOGGER.warning(
+                    "index at %s has schema version %s, expected %s; rebuilding", self.path, found, SCHEMA_VERSION
+                )
             shutil.rmtree(self.path)
         self.path.mkdir(parents=True, exist_ok=True)
         ix = whoosh_index.create_in(str(self.path), build_schema())

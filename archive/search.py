@@ -28,7 +28,7 @@ class MarkFormatter(highlight.HtmlFormatter):
         super().__init__(tagname="mark", between=" … ")
 
     def format_token(self, text, token, replace=False):
-        return "<mark>%s</mark>" % self._text(highlight.get_text(text, token, replace))
+        return f"<mark>{self._text(highlight.get_text(text, token, replace))}</mark>"
 
 
 def check_balanced(text: str) -> None:
@@ -117,16 +117,12 @@ class SearchEngine:
         kwargs = {}
         if sort != "relevance":
             kwargs = {"sortedby": "date", "reverse": sort == "newest"}
-        results = searcher.search(
-            query, limit=request.page * request.per_page, filter=flt, groupedby=facets, **kwargs
-        )
+        results = searcher.search(query, limit=request.page * request.per_page, filter=flt, groupedby=facets, **kwargs)
         results.fragmenter = highlight.ContextFragmenter(maxchars=SNIPPET_CHARS, surround=70)
         results.formatter = MarkFormatter()
         start = (request.page - 1) * request.per_page
         hits = [self._hit(results, hit) for hit in results[start : start + request.per_page]]
-        facet_counts = {
-            name: _sorted_counts(results.groups(name)) for name in FACET_FIELDS
-        }
+        facet_counts = {name: _sorted_counts(results.groups(name)) for name in FACET_FIELDS}
         return SearchResult(
             query=request.q,
             total=len(results),

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from .config import Config, load_config
@@ -28,6 +29,7 @@ class Archive:
         self.store = Store(self.config.store_path)
         self.index = ArchiveIndex(self.config.index_dir, writer_timeout=self.config.writer_timeout)
         self._engine = SearchEngine(self.index.schema)
+        self._pending: list[Article] | None = None  # stored articles awaiting a batched index commit
         if self.index.created and self.store.count():
             LOGGER.warning("the search index was missing or unusable; rebuilding it from the store")
             self.reindex()
@@ -66,8 +68,39 @@ class Archive:
                 return self._outcome(source, "duplicate", self.store.get(existing), duplicate_of=existing)
             status = "added"
         stored = self.store.get(article.id)
-        self.index.add([stored])
+        if self._pending is None:
+            self.index.add([stored])
+        else:
+            self._pending.append(stored)
+            if len(self._pending) >= self.INDEX_BATCH:
+                self._flush()
         return self._outcome(source, status, stored)
+
+    INDEX_BATCH = 200
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Within this block, added articles are committed to the store at once and indexed together.
+
+        One index commit per batch instead of one per article; the store stays the truth, and
+        `check` indexes anything a killed batch left out.
+        """
+        if self._pending is not None:  # already batching
+            yield
+            return
+        self._pending = []
+        try:
+            yield
+        finally:
+            try:
+                self._flush()
+            finally:
+                self._pending = None
+
+    def _flush(self) -> None:
+        if self._pending:
+            self.index.add(self._pending)
+            self._pending.clear()
 
     @staticmethod
     def _outcome(source: str, status, article: Article | None, duplicate_of: str | None = None) -> IngestOutcome:

@@ -8,7 +8,7 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from .models import Article, Correction, Evidence, TopicScore
@@ -62,7 +62,7 @@ _ARTICLE_COLUMNS = (
 
 
 def utc_now() -> str:
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
 
 
 class Store:
@@ -82,9 +82,7 @@ class Store:
     def _connect(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(
-                self.path, timeout=self._busy_timeout, isolation_level=None, check_same_thread=False
-            )
+            conn = sqlite3.connect(self.path, timeout=self._busy_timeout, isolation_level=None, check_same_thread=False)
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
@@ -220,9 +218,18 @@ class Store:
     def _hydrate(self, conn: sqlite3.Connection, rows: list[sqlite3.Row]) -> list[Article]:
         articles = [
             Article(
-                id=r["id"], url=r["url"], canonical_url=r["canonical_url"], source=r["source"], title=r["title"],
-                author=r["author"], published=r["published"], ingested_at=r["ingested_at"],
-                language=r["language"], origin=r["origin"], body=r["body"], fingerprint=r["fingerprint"],
+                id=r["id"],
+                url=r["url"],
+                canonical_url=r["canonical_url"],
+                source=r["source"],
+                title=r["title"],
+                author=r["author"],
+                published=r["published"],
+                ingested_at=r["ingested_at"],
+                language=r["language"],
+                origin=r["origin"],
+                body=r["body"],
+                fingerprint=r["fingerprint"],
             )
             for r in rows
         ]
@@ -242,16 +249,24 @@ class Store:
             f" WHERE article_id IN ({marks}) ORDER BY id",
             list(by_id),
         ):
-            by_id[r["article_id"]].corrections.append(
-                Correction(r["topic"], r["action"], r["user"], r["created_at"])
-            )
+            by_id[r["article_id"]].corrections.append(Correction(r["topic"], r["action"], r["user"], r["created_at"]))
         return articles
 
 
 def _article_row(a: Article) -> tuple:
     return (
-        a.id, a.url, a.canonical_url, a.source, a.title, a.author, a.published,
-        a.ingested_at, a.language, a.origin, a.body, a.fingerprint,
+        a.id,
+        a.url,
+        a.canonical_url,
+        a.source,
+        a.title,
+        a.author,
+        a.published,
+        a.ingested_at,
+        a.language,
+        a.origin,
+        a.body,
+        a.fingerprint,
     )
 
 
@@ -261,8 +276,12 @@ def _write_scores(conn: sqlite3.Connection, article_id: str | None, scores: list
         "INSERT INTO topic_scores (article_id, topic, score, assigned, evidence, sentence) VALUES (?, ?, ?, ?, ?, ?)",
         [
             (
-                article_id, s.topic, s.score, int(s.assigned),
-                json.dumps([{"term": e.term, "count": e.count} for e in s.evidence]), s.sentence,
+                article_id,
+                s.topic,
+                s.score,
+                int(s.assigned),
+                json.dumps([{"term": e.term, "count": e.count} for e in s.evidence]),
+                s.sentence,
             )
             for s in scores
         ],

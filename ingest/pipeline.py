@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import nullcontext
 
 from archive.config import Config
 from archive.errors import ArchiveError, ExtractionError
@@ -45,7 +46,9 @@ def read_and_extract(ref: SourceRef, config: Config) -> Article:
     return extract_article(read_source(ref, config))
 
 
-def process(refs: Iterable[SourceRef], config: Config, work: Callable[[Article], object]) -> Iterator[tuple[SourceRef, object]]:
+def process(
+    refs: Iterable[SourceRef], config: Config, work: Callable[[Article], object]
+) -> Iterator[tuple[SourceRef, object]]:
     """Run `work` on each input's article; failures become an ExtractionError-like outcome, never an exception."""
     for ref in refs:
         try:
@@ -60,12 +63,14 @@ def process(refs: Iterable[SourceRef], config: Config, work: Callable[[Article],
 def ingest_refs(archive: Archive, refs: Iterable[SourceRef]) -> Iterator[IngestOutcome]:
     """Stage 6: each input tagged and added to the archive, with an explicit outcome per input."""
     tagger = Tagger(archive.taxonomy)
-    for ref, result in process(refs, archive.config, lambda a: archive.add(tag_article(a, tagger))):
-        if isinstance(result, Exception):
-            yield IngestOutcome(source=ref.origin, status="failed", error=str(result))
-        else:
-            result.source = ref.origin
-            yield result
+    refs = list(refs)
+    with archive.batch() if len(refs) > 1 else nullcontext():
+        for ref, result in process(refs, archive.config, lambda a: archive.add(tag_article(a, tagger))):
+            if isinstance(result, Exception):
+                yield IngestOutcome(source=ref.origin, status="failed", error=str(result))
+            else:
+                result.source = ref.origin
+                yield result
 
 
 def ingest_sources(archive: Archive, specs: list[str]) -> Iterator[IngestOutcome]:
