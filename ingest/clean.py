@@ -21,12 +21,24 @@ def decode_bytes(data: bytes, origin: str) -> str:
     if b"\x00" in data[:8192] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise ExtractionError(f"{origin} is a binary file, not text or HTML.")
     try:
-        return data.decode("utf-8-sig")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        pass
+        text = _decode_legacy(data, origin)
+    if not text.strip():  # a byte-order mark and whitespace are still an empty file
+        raise ExtractionError(f"{origin} is empty.")
+    return text
+
+
+def _decode_legacy(data: bytes, origin: str) -> str:
     best = from_bytes(data).best()
     if best is None:
         raise ExtractionError(f"{origin} is a binary file or uses an unknown text encoding.")
+    # The detector ranks look-alike code pages level with Windows-1252 (cp775 reads "schöner" as
+    # "sch÷ner", a short "Café" comes out as UTF-16): like browsers, let Windows-1252 win a tie.
+    if best.encoding != "cp1252" and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        western = from_bytes(data, cp_isolation=["cp1252"]).best()
+        if western is not None and western.chaos <= best.chaos:
+            return str(western)
     return str(best)
 
 

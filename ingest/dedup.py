@@ -10,7 +10,9 @@ _NON_WORD = re.compile(r"[\W_]+")
 
 
 def normalized_for_fingerprint(body: str) -> str:
-    text = unicodedata.normalize("NFKC", body).casefold()
+    # Case folding can leave decomposed letters ("ΐ" folds to ι + two combining marks); normalising
+    # again composes them, so upper- and lower-case texts meet (Unicode's compatibility caseless match).
+    text = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", body).casefold())
     return _NON_WORD.sub(" ", text).strip()
 
 

@@ -59,7 +59,9 @@ def fetch(url: str, *, timeout: float, max_bytes: int, allow_private: bool, user
         conn.allow_private = allow_private
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         try:
-            conn.request("GET", target, headers={"User-Agent": user_agent, "Accept": "text/html, text/plain;q=0.9, */*;q=0.5"})
+            conn.request(
+                "GET", target, headers={"User-Agent": user_agent, "Accept": "text/html, text/plain;q=0.9, */*;q=0.5"}
+            )
             response = conn.getresponse()
             if response.status in (301, 302, 303, 307, 308) and response.getheader("Location"):
                 url = urljoin(url, response.getheader("Location"))

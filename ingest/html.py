@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import lxml.html
 import trafilatura
@@ -21,13 +21,38 @@ from .text import MIN_BODY_WORDS, split_paragraphs
 LOGGER = logging.getLogger(__name__)
 
 # Media never enters the archive: these elements go before extraction, with everything inside them.
-MEDIA_TAGS = ("img", "picture", "source", "video", "audio", "track", "iframe", "svg", "figure", "figcaption",
-              "object", "embed", "canvas", "map", "noscript")
-ARTICLE_TYPES = {"newsarticle", "article", "blogposting", "reportagenews", "analysisnewsarticle", "report",
-                 "opinionnewsarticle", "webpage", "socialmediaposting"}
+MEDIA_TAGS = (
+    "img",
+    "picture",
+    "source",
+    "video",
+    "audio",
+    "track",
+    "iframe",
+    "svg",
+    "figure",
+    "figcaption",
+    "object",
+    "embed",
+    "canvas",
+    "map",
+    "noscript",
+)
+ARTICLE_TYPES = {
+    "newsarticle",
+    "article",
+    "blogposting",
+    "reportagenews",
+    "analysisnewsarticle",
+    "report",
+    "opinionnewsarticle",
+    "webpage",
+    "socialmediaposting",
+}
 TRACKING_PARAMS = re.compile(r"^(utm_\w+|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|igshid|_ga|ref_src|cmpid)$", re.I)
 TITLE_SEPARATORS = re.compile(r"\s+[|–—·:-]\s+")
 _ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+_XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
 
 
 def clean_url(url: str | None) -> str | None:
@@ -37,7 +62,9 @@ def clean_url(url: str | None) -> str | None:
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.netloc:
         return None
-    query = urlencode([(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not TRACKING_PARAMS.match(k)])
+    query = urlencode(
+        [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not TRACKING_PARAMS.match(k)]
+    )
     return urlunsplit((parts.scheme, parts.netloc.lower(), parts.path or "/", query, ""))
 
 
@@ -89,13 +116,14 @@ def _meta(soup: BeautifulSoup, *keys: str) -> str | None:
 
 
 def strip_site_name(title: str, site: str | None) -> str:
-    """ "Headline | Site" -> "Headline": drops a trailing part naming the site, or a short last part."""
-    parts = TITLE_SEPARATORS.split(title)
-    if len(parts) < 2:
-        return title
-    last = parts[-1].strip().lower()
-    if (site and (last == site.lower() or last in site.lower() or site.lower() in last)) or len(parts[-1].split()) <= 3:
-        return TITLE_SEPARATORS.split(title, maxsplit=len(parts) - 2)[0] if len(parts) > 2 else parts[0]
+    """ "Headline | Site" -> "Headline": drops trailing parts naming the site, or short ones, never the first."""
+    while separators := list(TITLE_SEPARATORS.finditer(title)):
+        last = title[separators[-1].end() :].strip().lower()
+        names_site = bool(site) and (last == site.lower() or last in site.lower() or site.lower() in last)
+        if not names_site and len(last.split()) > 3:
+            break
+        # Only the last part goes: a headline may hold a separator of its own ("A – B – Site").
+        title = title[: separators[-1].start()]
     return title
 
 
@@ -107,24 +135,31 @@ def extract_main_text(html: str) -> str:
         return ""
     etree.strip_elements(tree, *MEDIA_TAGS, with_tail=False)
     text = trafilatura.extract(
-        tree, output_format="txt", include_comments=False, include_images=False, include_tables=True,
+        tree,
+        output_format="txt",
+        include_comments=False,
+        include_images=False,
+        include_tables=True,
         include_links=False,
     )
     return text or ""
 
 
 def extract_html_article(html: str, origin: str, url: str | None = None) -> Article:
+    # lxml refuses a str that declares its encoding, and bs4 warns: XHTML pages start with one.
+    html = _XML_DECLARATION.sub("", html, count=1)
     soup = BeautifulSoup(html, "lxml")
     ld = _json_ld_articles(soup)
     first = ld[0] if ld else {}
     publisher = first.get("publisher")
-    site = (
-        _meta(soup, "og:site_name", "application-name")
-        or (publisher.get("name") if isinstance(publisher, dict) else None)
+    site = _meta(soup, "og:site_name", "application-name") or (
+        publisher.get("name") if isinstance(publisher, dict) else None
     )
     canonical_tag = soup.find("link", rel=lambda v: v and "canonical" in v)
-    canonical = clean_url(
-        (canonical_tag.get("href") if canonical_tag else None) or _meta(soup, "og:url") or first.get("url") or url
+    candidates = [canonical_tag.get("href") if canonical_tag else None, _meta(soup, "og:url"), first.get("url"), url]
+    # A canonical link may be relative to the page; one that is no web address gives way to the next.
+    canonical = next(
+        (clean for c in candidates if isinstance(c, str) and (clean := clean_url(urljoin(url or "", c.strip())))), None
     )
     if not site and canonical:
         site = urlsplit(canonical).netloc.removeprefix("www.")
@@ -139,13 +174,19 @@ def extract_html_article(html: str, origin: str, url: str | None = None) -> Arti
     )
     title = strip_site_name(normalize_line(str(title)) or "", site) if title else None
 
-    authors = _names(first.get("author")) or [a for a in [_meta(soup, "author", "article:author", "byl")] if a and not a.startswith("http")]
-    author = ", ".join(dict.fromkeys(normalize_line(a.removeprefix("By ").removeprefix("by ")) for a in authors)) or None
+    authors = _names(first.get("author")) or [
+        a for a in [_meta(soup, "author", "article:author", "byl")] if a and not a.startswith("http")
+    ]
+    author = (
+        ", ".join(dict.fromkeys(normalize_line(a.removeprefix("By ").removeprefix("by ")) for a in authors)) or None
+    )
 
     time_tag = soup.find("time", attrs={"datetime": True})
     date = (
         iso_date(first.get("datePublished"))
-        or iso_date(_meta(soup, "article:published_time", "datePublished", "pubdate", "publish-date", "date", "dc.date"))
+        or iso_date(
+            _meta(soup, "article:published_time", "datePublished", "pubdate", "publish-date", "date", "dc.date")
+        )
         or iso_date(time_tag["datetime"] if time_tag else None)
     )
     html_tag = soup.find("html")
@@ -155,11 +196,13 @@ def extract_html_article(html: str, origin: str, url: str | None = None) -> Arti
 
     body = normalize_text(extract_main_text(html))
     ld_body = normalize_text(str(first.get("articleBody") or ""))
-    # JSON-LD articleBody is the publisher's own text: use it when the extractor found clearly less.
-    if len(ld_body.split()) > 1.2 * len(body.split()):
+    # JSON-LD articleBody is the publisher's own text: use it when the extractor found clearly less, or the
+    # same words without their paragraphs (trafilatura's own fallback to articleBody joins them into one).
+    words, ld_words = len(body.split()), len(ld_body.split())
+    if ld_words > 1.2 * words or (ld_words >= words and len(split_paragraphs(ld_body)) > len(split_paragraphs(body))):
         body = ld_body
     paragraphs = split_paragraphs(body)
-    if title and paragraphs and normalize_line(paragraphs[0]) == title:
+    while title and paragraphs and normalize_line(paragraphs[0]) == title:  # a page may repeat its headline
         paragraphs = paragraphs[1:]
     body = "\n\n".join(paragraphs)
     if len(body.split()) < MIN_BODY_WORDS:
@@ -169,6 +212,13 @@ def extract_html_article(html: str, origin: str, url: str | None = None) -> Arti
 
         title = derive_title(paragraphs[0])
     return Article(
-        title=title, body=body, url=clean_url(url) or canonical, canonical_url=canonical, source=site,
-        author=author, published=date, language=language, origin=origin,
+        title=title,
+        body=body,
+        url=clean_url(url) or canonical,
+        canonical_url=canonical,
+        source=site,
+        author=author,
+        published=date,
+        language=language,
+        origin=origin,
     )

@@ -46,7 +46,8 @@ def is_url(spec: str) -> bool:
 def _is_candidate(path: Path) -> bool:
     if any(part.startswith(".") for part in path.parts):
         return False
-    if path.stem.lower().startswith(NOT_ARTICLES):
+    # The whole name before its suffixes: "license-plate-cameras.txt" is an article, README.en.txt is not.
+    if path.name.lower().split(".", 1)[0] in NOT_ARTICLES:
         return False
     return path.suffix.lower() in HTML_SUFFIXES | TEXT_SUFFIXES
 

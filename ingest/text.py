@@ -14,20 +14,37 @@ TITLE_MAX_CHARS = 150
 DERIVED_TITLE_CHARS = 120
 MIN_BODY_WORDS = 25
 HEADER_LINES = 5  # how far below the headline a byline, dateline or reading-time line may sit
+TRAILER_LINES = 8  # how far above the end a trailer line may open the page's closing furniture
 
 _READING_TIME = re.compile(r"^[·•|\-–—\s]*\d+\s*[-–]?\s*min(?:ute)?s?\.?\s*read\s*$", re.I)
 _BYLINE = re.compile(r"^(?:by|written by|words by)\s+(?P<name>[^\d].{1,80})$", re.I)
 _NAME = re.compile(r"^(?:[A-Z][\w'’.-]+)(?:\s+(?:[A-Z][\w'’.-]+|van|von|de|der|da|del|la|le|bin|al)){1,4}$")
-_DATELINE_PREFIX = re.compile(r"^(?:published|posted|updated|last updated|first published|date)\s*:?\s*(?:on\s+)?", re.I)
-_DATE_FORMATS = ("%d %B %Y", "%d %b %Y", "%B %d, %Y", "%b %d, %Y", "%B %d %Y", "%Y-%m-%d", "%A %d %B %Y", "%A, %d %B %Y")
+_DATELINE_PREFIX = re.compile(
+    r"^(?:published|posted|updated|last updated|first published|date)(?:\s+on)?\s*:?\s*", re.I
+)
+_DATE_FORMATS = (
+    "%d %B %Y",
+    "%d %b %Y",
+    "%B %d, %Y",
+    "%b %d, %Y",
+    "%B %d %Y",
+    "%Y-%m-%d",
+    "%A %d %B %Y",
+    "%A, %d %B %Y",
+)
 _TRAILERS = re.compile(
     r"^(?:related(?:\s+\w+)?\s+(?:articles?|posts?|stories|reading|content|links)|related|"
     r"share(?:\s+this)?(?:\s+(?:article|story|post|page))?(?:\s+on\s+\w+)?|"
     r"(?:sign\s+up|subscribe)\b.*|read\s+more\b.*|more\s+from\b.*|follow\s+us\b.*|"
-    r"advertisement|tags?\s*:.*|comments?(?:\s*\(\d+\))?|print|email)\s*[.:!]?$",
+    r"advertisement|tags?\s*:.*|comments?(?:\s*\(\d+\))?|print|email|"
+    r"©.*|(?:copyright|\(c\))\s*©?\s*\d{4}\b.*)\s*[.:!]?$",
     re.I,
 )
-_SENTENCE_END = re.compile(r"(?<=[.!?])[\"”’)]?\s+(?=[A-Z“\"‘'])")
+_SENTENCE_END = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"”’)]))\s+(?=[A-Z“\"‘'])")
+# A full stop after these (or after an initial, "J. K. Rowling") does not end a sentence.
+_ABBREVIATION = re.compile(
+    r"(?:\b(?:Mr|Mrs|Ms|Dr|Prof|Sir|St|Sgt|Insp|Det|Supt|Gen|Col|Lt|Capt|Rev|Jr|Sr|No|Co|Inc|Ltd|vs)|\b[A-Z])\.$"
+)
 _ENDS_LIKE_SENTENCE = re.compile(r"[.!?:;,][\"”’')]*$")
 
 
@@ -51,8 +68,9 @@ def looks_like_title(line: str) -> bool:
 
 def derive_title(paragraph: str) -> str:
     """A title from a lead paragraph: its first sentence, cut at a clause break when long."""
-    sentence = _SENTENCE_END.split(paragraph, maxsplit=1)[0].strip()
-    sentence = re.sub(r"[.!?]+$", "", sentence)
+    ends = (m.start() for m in _SENTENCE_END.finditer(paragraph) if not _ABBREVIATION.search(paragraph[: m.start()]))
+    sentence = paragraph[: next(ends, len(paragraph))].strip()
+    sentence = re.sub(r"[.!?]+(?=[\"”’)]*$)", "", sentence)
     if len(sentence) <= DERIVED_TITLE_CHARS:
         return sentence
     breaks = [m.start() for m in re.finditer(r"[,;:](?=\s)|\s[–—]\s", sentence) if 60 <= m.start() <= 170]
@@ -85,8 +103,10 @@ def _parse_header(lines: list[str]) -> tuple[str | None, str | None, int]:
                 date = found
             elif (m := _BYLINE.match(part)) and author is None:
                 author = m["name"].strip(" .")
-            elif _NAME.match(part) and author is None and (
-                len(parts) > 1 or _READING_TIME.match(nxt) or parse_dateline(nxt)
+            elif (
+                _NAME.match(part)
+                and author is None
+                and (len(parts) > 1 or _READING_TIME.match(nxt) or parse_dateline(nxt))
             ):
                 author = part
             else:
@@ -97,15 +117,39 @@ def _parse_header(lines: list[str]) -> tuple[str | None, str | None, int]:
     return author, date, used
 
 
+def _is_headline(lines: list[str]) -> bool:
+    """The first line looks like a title and stands alone, rather than opening a hard-wrapped paragraph."""
+    if not looks_like_title(lines[0]):
+        return False
+    if len(lines) < 2 or not lines[1] or _parse_header(lines[1:])[2]:
+        return True
+    # In wrapped text the next line's first word would not have fitted on this one.
+    return len(lines[0]) + 1 + len(lines[1].split()[0]) <= max(map(len, lines))
+
+
+def _strip_trailers(lines: list[str]) -> list[str]:
+    """Without the closing furniture: trailer lines at the end, and the short lines that follow a trailer
+    near the end ("Share this article" / "The Northgate Post", "Related articles" / their headlines)."""
+    while lines and (not lines[-1] or _TRAILERS.match(lines[-1])):
+        lines.pop()
+    for i in range(max(len(lines) - TRAILER_LINES, 0), len(lines)):
+        if _TRAILERS.match(lines[i]) and all(
+            len(line) <= 80 and not _ENDS_LIKE_SENTENCE.search(line) for line in lines[i + 1 :]
+        ):
+            lines = lines[:i]
+            break
+    while lines and not lines[-1]:
+        lines.pop()
+    return lines
+
+
 def extract_text_article(text: str, origin: str) -> Article:
     """An article from plain text: headline or derived title, byline, dateline, body paragraphs."""
-    lines = normalize_text(text).split("\n")
-    while lines and _TRAILERS.match(lines[-1]) or lines and not lines[-1]:
-        lines.pop()
+    lines = _strip_trailers(normalize_text(text).split("\n"))
     if not lines:
         raise ExtractionError(f"{origin} has no article text.")
     title = None
-    if looks_like_title(lines[0]):
+    if _is_headline(lines):
         title, lines = lines[0], lines[1:]
     author, date, used = _parse_header(lines)
     body_text = "\n".join(lines[used:]).strip()
@@ -115,5 +159,6 @@ def extract_text_article(text: str, origin: str) -> Article:
     body = "\n\n".join(paragraphs)
     if len(body.split()) < MIN_BODY_WORDS:
         raise ExtractionError(f"{origin} has too little text to be an article ({len(body.split())} words).")
-    return Article(title=normalize_line(title) or "", body=body, author=normalize_line(author), published=date,
-                   origin=origin)
+    return Article(
+        title=normalize_line(title) or "", body=body, author=normalize_line(author), published=date, origin=origin
+    )

@@ -1,0 +1,406 @@
+"""ingest.html: main text without media or page furniture, and metadata from JSON-LD and meta tags."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from bs4 import BeautifulSoup
+
+from archive.errors import ExtractionError
+from ingest.clean import decode_bytes
+from ingest.html import clean_url, extract_html_article, extract_main_text, iso_date, strip_site_name
+
+PARAGRAPHS = [
+    "Police forces across England and Wales recorded a sharp rise in online grooming offences last year, "
+    "according to figures obtained by a children's charity through freedom of information requests.",
+    "The charity said social media platforms must do more to detect adults who contact children, and called on "
+    "ministers to strengthen the Online Safety Bill before it returns to Parliament in the spring.",
+    "A spokesperson for the National Police Chiefs' Council said officers were working closely with technology "
+    "companies to identify offenders and to safeguard the children who had been targeted.",
+    "The government said it would respond to the figures in due course, and that protecting children online "
+    "remained one of its highest priorities for the coming parliamentary session.",
+]
+HEADLINE = "Police warn of rise in online grooming"
+NAV_TEXT = ["News home", "Sport section", "Weather forecast"]
+FOOTER_TEXT = ["Copyright 2021 Daily Example Ltd", "Privacy policy", "Terms and conditions"]
+COOKIE_TEXT = "We use cookies to improve your experience"
+SCRIPT_TEXT = ["dataLayer", "tracking pixel fired", "trackPageView", "font-family"]
+CAPTION_TEXT = ["Offences recorded by police", "Photograph: Agency Pictures/Getty Images", "Chart of offences"]
+MEDIA_TEXT = [
+    "grooming-chart.png",
+    "youtube.com",
+    "clip.mp4",
+    "Your browser does not support",
+    "iframe",
+    "Interview video",
+    "Enable JavaScript",
+]
+
+JSON_LD = {
+    "@context": "https://schema.org",
+    "@type": "NewsArticle",
+    "headline": HEADLINE,
+    "datePublished": "2021-03-14T09:30:00+00:00",
+    "dateModified": "2021-03-16T12:00:00+00:00",
+    "author": [{"@type": "Person", "name": "Jane Doe"}, {"@type": "Person", "name": "John Smith"}],
+    "publisher": {
+        "@type": "Organization",
+        "name": "Daily Example Ltd",
+        "logo": {"@type": "ImageObject", "url": "https://cdn.example.co.uk/logo.png"},
+    },
+}
+
+
+def page(
+    *,
+    title: str = f"{HEADLINE} | The Daily Example",
+    head: str = '<meta property="og:site_name" content="The Daily Example">\n'
+    f'<meta property="og:title" content="{HEADLINE}">',
+    canonical: str | None = "https://www.example.co.uk/news/grooming-rise?utm_source=twitter&utm_medium=social"
+    "&id=42&fbclid=abc123#comments",
+    json_ld: dict | None = JSON_LD,
+    lang: str = "en-GB",
+    paragraphs: list[str] = PARAGRAPHS,
+    byline: str = "By Jane Doe and John Smith",
+) -> str:
+    """A realistic news page: furniture, media and tracking around an article of `paragraphs`."""
+    ps = [f"<p>{p}</p>" for p in paragraphs]
+    body = "\n".join(
+        ps[:1]
+        + [
+            '<figure><img src="https://cdn.example.co.uk/images/grooming-chart.png" alt="Chart of offences">'
+            '<figcaption>Offences recorded by police, 2017 to 2021. <span class="credit">Photograph: Agency '
+            "Pictures/Getty Images</span></figcaption></figure>"
+        ]
+        + ps[1:2]
+        + ['<iframe src="https://www.youtube.com/embed/abc123" title="Interview video"></iframe>']
+        + ps[2:3]
+        + [
+            '<video src="https://cdn.example.co.uk/video/clip.mp4" controls>Your browser does not support the video '
+            "element.</video>"
+        ]
+        + ps[3:]
+    )
+    return f"""<!DOCTYPE html>
+<html lang="{lang}">
+<head>
+<meta charset="utf-8">
+<title>{title}</title>
+{f'<link rel="canonical" href="{canonical}">' if canonical else ""}
+{head}
+<meta property="og:image" content="https://cdn.example.co.uk/images/grooming-hero.jpg">
+<style>.cookie-banner {{ position: fixed; }} body {{ font-family: serif; }}</style>
+<script>window.dataLayer = window.dataLayer || [];
+function trackPageView() {{ console.log("tracking pixel fired"); }}</script>
+{f'<script type="application/ld+json">{json.dumps(json_ld)}</script>' if json_ld else ""}
+</head>
+<body>
+<div class="cookie-banner" id="cookie-consent"><p>{COOKIE_TEXT}. Accept all cookies or manage your preferences.</p>
+<button>Accept</button></div>
+<header class="site-header"><a href="/">The Daily Example</a>
+<nav><ul><li><a href="/news">News home</a></li><li><a href="/sport">Sport section</a></li>
+<li><a href="/weather">Weather forecast</a></li></ul></nav></header>
+<main>
+<article>
+<h1>{HEADLINE}</h1>
+<p class="byline">{byline}</p>
+<time datetime="2021-03-14T09:30:00Z">14 March 2021</time>
+{body}
+</article>
+</main>
+<footer><p>Copyright 2021 Daily Example Ltd. All rights reserved. Registered in England and Wales.</p>
+<ul><li><a href="/privacy">Privacy policy</a></li><li><a href="/terms">Terms and conditions</a></li></ul></footer>
+<noscript>Enable JavaScript to see comments.</noscript>
+<script>trackPageView();</script>
+</body>
+</html>"""
+
+
+@pytest.fixture(scope="module")
+def article():
+    return extract_html_article(page(), "page.html")
+
+
+def test_title_is_the_headline_without_the_site(article) -> None:
+    assert article.title == HEADLINE
+
+
+def test_date_is_the_publication_date_not_the_modification(article) -> None:
+    assert article.published == "2021-03-14"
+
+
+def test_authors_come_from_json_ld(article) -> None:
+    assert article.author == "Jane Doe, John Smith"
+
+
+def test_canonical_url_without_tracking(article) -> None:
+    assert article.canonical_url == "https://www.example.co.uk/news/grooming-rise?id=42"
+    assert article.url == article.canonical_url  # no fetch URL was given
+
+
+def test_source_is_the_site_name(article) -> None:
+    assert article.source == "The Daily Example"
+
+
+def test_language_is_the_primary_subtag(article) -> None:
+    assert article.language == "en"
+
+
+def test_origin_is_kept(article) -> None:
+    assert article.origin == "page.html"
+
+
+def test_body_is_the_article_paragraphs(article) -> None:
+    assert article.body.split("\n\n") == PARAGRAPHS
+
+
+@pytest.mark.parametrize("unwanted", NAV_TEXT + FOOTER_TEXT + [COOKIE_TEXT] + SCRIPT_TEXT + CAPTION_TEXT + MEDIA_TEXT)
+def test_body_has_no_furniture_media_or_code(article, unwanted: str) -> None:
+    assert unwanted.lower() not in article.body.lower()
+
+
+def test_body_has_no_urls(article) -> None:
+    assert "http" not in article.body
+    assert "www." not in article.body
+
+
+def test_extract_main_text_drops_media_but_keeps_text_after_it() -> None:
+    html = (
+        "<html><body><article><p>" + PARAGRAPHS[0] + ' <img src="a.png" alt="An image">'
+        "and the tail text after the image stays.</p><p>" + PARAGRAPHS[1] + "</p></article></body></html>"
+    )
+    text = extract_main_text(html)
+    assert "and the tail text after the image stays" in text
+    assert "a.png" not in text and "An image" not in text
+
+
+@pytest.mark.parametrize("html", ["", "   ", "<html></html>", "<p></p>"])
+def test_extract_main_text_of_nothing_is_empty(html: str) -> None:
+    assert extract_main_text(html) == ""
+
+
+# -- metadata sources, one at a time -------------------------------------------------------------------------
+
+
+def test_source_falls_back_to_the_publisher() -> None:
+    assert extract_html_article(page(head=""), "p.html").source == "Daily Example Ltd"
+
+
+def test_source_falls_back_to_the_host() -> None:
+    html = page(head="", json_ld={k: v for k, v in JSON_LD.items() if k != "publisher"})
+    assert extract_html_article(html, "p.html").source == "example.co.uk"
+
+
+def test_no_json_ld_meta_tags_give_the_metadata() -> None:
+    head = (
+        '<meta property="og:site_name" content="The Daily Example">'
+        '<meta property="article:published_time" content="2020-07-01T08:00:00Z">'
+        '<meta property="article:modified_time" content="2020-07-09T08:00:00Z">'
+        '<meta name="author" content="By Sam Lee">'
+    )
+    article = extract_html_article(page(head=head, json_ld=None), "p.html")
+    assert article.title == HEADLINE  # from the <h1>, then without a site suffix from <title>
+    assert article.published == "2020-07-01"
+    assert article.author == "Sam Lee"
+
+
+def test_the_page_title_loses_its_site_suffix() -> None:
+    html = page(title=f"{HEADLINE} - The Daily Example", head="", json_ld=None).replace(f"<h1>{HEADLINE}</h1>", "")
+    assert extract_html_article(html, "p.html").title == HEADLINE
+
+
+def test_a_time_element_gives_the_date_last() -> None:
+    assert extract_html_article(page(head="", json_ld=None), "p.html").published == "2021-03-14"
+
+
+def test_author_as_a_single_object_and_graph_json_ld() -> None:
+    graph = {
+        "@context": "https://schema.org",
+        "@graph": [
+            {"@type": "WebSite", "name": "Example"},
+            {"@type": "WebPage", "name": "Generic page", "author": "Not Me"},
+            {
+                "@type": ["NewsArticle"],
+                "headline": "Graph headline for grooming figures",
+                "author": {"name": "Ann Lee"},
+                "datePublished": "2019-11-02",
+                "inLanguage": "fr-FR",
+            },
+        ],
+    }
+    article = extract_html_article(page(json_ld=graph, head=""), "p.html")
+    assert article.title == "Graph headline for grooming figures"  # the article, not the web page
+    assert article.author == "Ann Lee"
+    assert article.published == "2019-11-02"
+    assert article.language == "fr"  # inLanguage beats the lang attribute
+
+
+def test_a_broken_json_ld_block_is_ignored() -> None:
+    html = page(json_ld=None).replace("</head>", '<script type="application/ld+json">{not json</script></head>')
+    article = extract_html_article(html, "p.html")
+    assert article.title == HEADLINE
+    assert article.body.split("\n\n") == PARAGRAPHS
+
+
+def test_relative_canonical_is_resolved_against_the_page_url() -> None:
+    html = page(canonical="/news/grooming-rise?utm_campaign=x")
+    article = extract_html_article(html, "p.html", url="https://www.example.co.uk/amp/grooming?utm_source=a")
+    assert article.canonical_url == "https://www.example.co.uk/news/grooming-rise"
+    assert article.url == "https://www.example.co.uk/amp/grooming"
+
+
+def test_relative_canonical_without_a_page_url_falls_back_to_og_url() -> None:
+    head = '<meta property="og:url" content="https://www.example.co.uk/news/from-og">'
+    article = extract_html_article(page(canonical="/news/grooming-rise", head=head), "p.html")
+    assert article.canonical_url == "https://www.example.co.uk/news/from-og"
+
+
+def test_the_headline_repeated_as_first_paragraph_is_dropped() -> None:
+    article = extract_html_article(page(paragraphs=[HEADLINE, *PARAGRAPHS]), "p.html")
+    assert article.body.split("\n\n") == PARAGRAPHS
+
+
+def test_xhtml_with_an_xml_declaration() -> None:
+    xhtml = page().replace("<!DOCTYPE html>", '<?xml version="1.0" encoding="utf-8"?>\n<!DOCTYPE html>', 1)
+    article = extract_html_article(xhtml, "page.xhtml")  # and no XMLParsedAsHTMLWarning (warnings are errors)
+    assert article.title == HEADLINE
+    assert article.body.split("\n\n") == PARAGRAPHS
+
+
+def test_page_without_article_text_is_refused() -> None:
+    # A landing page: furniture and a headline, no article.
+    html = page(paragraphs=[], json_ld=None, byline="").replace(
+        '<time datetime="2021-03-14T09:30:00Z">14 March 2021</time>', ""
+    )
+    with pytest.raises(ExtractionError, match=r"^empty\.html has no article text that could be extracted\.$"):
+        extract_html_article(html, "empty.html")
+
+
+def test_json_ld_article_body_is_used_when_the_page_has_no_visible_text() -> None:
+    ld = dict(JSON_LD, articleBody="\n\n".join(PARAGRAPHS))
+    html = f"""<!DOCTYPE html><html lang="en"><head><title>{HEADLINE} | Kids Online News</title>
+<script type="application/ld+json">{json.dumps(ld)}</script><script src="/static/app.js"></script></head>
+<body><div id="root"></div><noscript>You need to enable JavaScript to run this app.</noscript></body></html>"""
+    article = extract_html_article(html, "app.html", url="https://kids.example.org/news/1?utm_source=x")
+    assert article.body.split("\n\n") == PARAGRAPHS
+    assert "JavaScript" not in article.body
+    assert (article.title, article.published, article.author) == (HEADLINE, "2021-03-14", "Jane Doe, John Smith")
+    assert article.url == "https://kids.example.org/news/1"
+
+
+def test_json_ld_article_body_is_used_behind_a_paywall() -> None:
+    ld = dict(JSON_LD, articleBody="\n\n".join(PARAGRAPHS))
+    article = extract_html_article(page(paragraphs=PARAGRAPHS[:1], json_ld=ld), "paywalled.html")
+    assert article.body.split("\n\n") == PARAGRAPHS
+
+
+def test_json_ld_article_body_does_not_replace_a_fuller_page_text() -> None:
+    ld = dict(JSON_LD, articleBody=PARAGRAPHS[0])  # a teaser
+    article = extract_html_article(page(json_ld=ld), "p.html")
+    assert article.body.split("\n\n") == PARAGRAPHS
+
+
+def test_page_without_any_title_derives_one_from_the_lead() -> None:
+    html = "<html><body><article>" + "".join(f"<p>{p}</p>" for p in PARAGRAPHS) + "</article></body></html>"
+    article = extract_html_article(html, "p.html")
+    assert (
+        article.title
+        == "Police forces across England and Wales recorded a sharp rise in online grooming offences last year"
+    )
+
+
+# -- helpers -------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://www.example.com/a?utm_source=x&utm_medium=y&id=1", "https://www.example.com/a?id=1"),
+        ("https://example.com/a?fbclid=1&gclid=2", "https://example.com/a"),
+        ("https://example.com/a?id=1&UTM_Campaign=z&mc_cid=3&igshid=4", "https://example.com/a?id=1"),
+        ("https://example.com/a#comments", "https://example.com/a"),
+        ("https://EXAMPLE.com/Path/Case", "https://example.com/Path/Case"),
+        ("http://example.com", "http://example.com/"),
+        ("https://example.com/a?b=2&a=1", "https://example.com/a?b=2&a=1"),
+        ("https://example.com:8443/a?page=2", "https://example.com:8443/a?page=2"),
+        ("  https://example.com/a  ", "https://example.com/a"),
+        ("ftp://example.com/x", None),
+        ("/relative/path", None),
+        ("mailto:news@example.com", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_clean_url(url: str | None, expected: str | None) -> None:
+    assert clean_url(url) == expected
+
+
+@pytest.mark.parametrize(
+    ("title", "site", "expected"),
+    [
+        ("Headline for the story | The Daily Example", "The Daily Example", "Headline for the story"),
+        ("Headline for the story - BBC News", "BBC", "Headline for the story"),
+        ("Headline for the story – Guardian", None, "Headline for the story"),
+        ("Headline for the story | Technology | The Guardian", "The Guardian", "Headline for the story"),
+        (
+            "Grooming – the hidden crime in our schools – The Daily Example",
+            "The Daily Example",
+            "Grooming – the hidden crime in our schools",
+        ),
+        ("Online safety: Ofcom sets out new rules", "Ofcom", "Online safety: Ofcom sets out new rules"),
+        (
+            "Self-generated images rise - new report finds worrying pattern",
+            None,
+            "Self-generated images rise - new report finds worrying pattern",
+        ),
+        ("Police arrest 12 men in grooming inquiry", "Example", "Police arrest 12 men in grooming inquiry"),
+        ("A | B", None, "A"),
+    ],
+)
+def test_strip_site_name(title: str, site: str | None, expected: str) -> None:
+    assert strip_site_name(title, site) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2021-03-14T09:30:00+00:00", "2021-03-14"),
+        ("2021-03-14", "2021-03-14"),
+        ("Published 2021-03-14 at noon", "2021-03-14"),
+        ("14 March 2021", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_iso_date(value: str | None, expected: str | None) -> None:
+    assert iso_date(value) == expected
+
+
+# -- the shipped samples -------------------------------------------------------------------------------------
+
+SAMPLES = sorted((Path(__file__).resolve().parent.parent / "archive" / "samples").glob("*.html"))
+
+
+@pytest.mark.parametrize("sample", SAMPLES, ids=[p.name for p in SAMPLES])
+def test_sample_pages_extract_cleanly(sample: Path) -> None:
+    html = decode_bytes(sample.read_bytes(), str(sample))
+    soup = BeautifulSoup(html, "lxml")
+    captions = [c.get_text(" ", strip=True) for c in soup.find_all("figcaption")]
+    assert captions, f"{sample.name} should hold a <figure> with a <figcaption>"
+    page_title = soup.title.get_text(strip=True)
+    assert " | " in page_title  # "Headline | Site", as the samples are written
+
+    article = extract_html_article(html, str(sample))
+    assert article.title == page_title.rpartition(" | ")[0]
+    assert article.published and re.fullmatch(r"\d{4}-\d{2}-\d{2}", article.published)
+    assert article.author
+    assert len(article.body.split()) >= 100
+    assert len(article.body.split("\n\n")) >= 3
+    for caption in captions:
+        assert caption not in article.body
+        for sentence in caption.split(". "):  # nor any sentence of it, such as the photo credit
+            if len(sentence) > 15:
+                assert sentence not in article.body
