@@ -153,12 +153,35 @@ def load_samples(ctx: Context, if_empty: bool, as_json: bool) -> None:
     _report_ingest(ingest_refs(archive, refs), as_json, len(refs))
 
 
-def _each_extracted(ctx: Context, files: tuple[str, ...]):
+def _for_each_file(ctx: Context, files: tuple[str, ...], as_json: bool, to_record, echo_record) -> None:
+    """Extract each file (storing nothing), print its record as JSON or text; exit 1 if any failed."""
     from ingest.pipeline import process
     from ingest.sources import expand_sources
 
     refs, _ = expand_sources(list(files))
-    return process(refs, ctx.config, lambda article: article)
+    failed = False
+    for ref, result in process(refs, ctx.config, lambda article: article):
+        if isinstance(result, Exception):
+            failed = True
+            click.echo(f"archive: {result}", err=True)
+        elif as_json:
+            _emit(to_record(ref.origin, result))
+        else:
+            echo_record(to_record(ref.origin, result))
+    sys.exit(1 if failed else 0)
+
+
+def _echo_scores(record: dict) -> None:
+    for topic, score in sorted(record["scores"].items(), key=lambda kv: -kv[1]):
+        terms = ", ".join(f"{e['term']} x{e['count']}" for e in record["evidence"][topic][:8])
+        click.echo(f"  {topic:<20} {score:.2f}  {terms}")
+
+
+def _echo_extraction(record: dict) -> None:
+    click.echo(f"== {record['source']}")
+    for key in ("title", "author", "date", "url", "language"):
+        click.echo(f"{key + ':':<10}{record[key] or '-'}")
+    click.echo(f"\n{record['text']}\n")
 
 
 @main.command()
@@ -167,21 +190,7 @@ def _each_extracted(ctx: Context, files: tuple[str, ...]):
 @pass_ctx
 def extract(ctx: Context, files: tuple[str, ...], as_json: bool) -> None:
     """Show the clean article extracted from each file; stores nothing."""
-    failed = False
-    for ref, result in _each_extracted(ctx, files):
-        if isinstance(result, Exception):
-            failed = True
-            click.echo(f"archive: {result}", err=True)
-            continue
-        record = extraction_to_dict(ref.origin, result)
-        if as_json:
-            _emit(record)
-        else:
-            click.echo(f"== {ref.origin}")
-            for key in ("title", "author", "date", "url", "language"):
-                click.echo(f"{key + ':':<10}{record[key] or '-'}")
-            click.echo(f"\n{record['text']}\n")
-    sys.exit(1 if failed else 0)
+    _for_each_file(ctx, files, as_json, extraction_to_dict, _echo_extraction)
 
 
 @main.command()
@@ -196,21 +205,18 @@ def tag(ctx: Context, files: tuple[str, ...], as_json: bool) -> None:
         tagger = Tagger(load_taxonomy(ctx.config.taxonomy_path))
     except ArchiveError as exc:
         raise Failure(str(exc)) from None
-    failed = False
-    for ref, result in _each_extracted(ctx, files):
-        if isinstance(result, Exception):
-            failed = True
-            click.echo(f"archive: {result}", err=True)
-            continue
-        record = tag_to_dict(ref.origin, tagger.score(result.title, result.body))
-        if as_json:
-            _emit(record)
-        else:
-            click.echo(f"== {ref.origin}: {', '.join(record['topics']) or 'no topic'}")
-            for topic, score in sorted(record["scores"].items(), key=lambda kv: -kv[1]):
-                terms = ", ".join(f"{e['term']} x{e['count']}" for e in record["evidence"][topic][:8])
-                click.echo(f"  {topic:<20} {score:.2f}  {terms}")
-    sys.exit(1 if failed else 0)
+
+    def echo(record: dict) -> None:
+        click.echo(f"== {record['source']}: {', '.join(record['topics']) or 'no topic'}")
+        _echo_scores(record)
+
+    _for_each_file(
+        ctx,
+        files,
+        as_json,
+        lambda origin, article: tag_to_dict(origin, tagger.score(article.title, article.body)),
+        echo,
+    )
 
 
 @main.command()
@@ -273,9 +279,7 @@ def show(ctx: Context, article_id: str, as_json: bool) -> None:
     for key in ("id", "source", "author", "date", "url", "language", "ingested_at"):
         click.echo(f"{key + ':':<13}{record[key] or '-'}")
     click.echo(f"{'topics:':<13}{', '.join(record['topics']) or 'none'}")
-    for topic, score in sorted(record["scores"].items(), key=lambda kv: -kv[1]):
-        terms = ", ".join(f"{e['term']} x{e['count']}" for e in record["evidence"][topic][:8])
-        click.echo(f"  {topic:<20} {score:.2f}  {terms}")
+    _echo_scores(record)
     click.echo(f"\n{record['text']}")
 
 

@@ -24,7 +24,7 @@ from .models import Article
 LOGGER = logging.getLogger(__name__)
 
 # Bump when the schema changes: an index built with another version is rebuilt from the store.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _VERSION_FILE = "schema-version"
 
 # Accent folding before stemming, so "Europäische" and "Europaische" meet, and "arrests" finds "arrested".
@@ -42,6 +42,7 @@ def build_schema() -> Schema:
         topics=KEYWORD(stored=True, commas=True, scorable=True, sortable=True),
         date=DATETIME(stored=True, sortable=True),
         year=ID(sortable=True),
+        dated=ID(sortable=True),  # "1" or "0": undated articles sort after dated ones in either order
         language=ID(stored=True),
         url=STORED,
     )
@@ -55,6 +56,7 @@ def article_to_document(article: Article) -> dict:
         "body": article.body,
         "topics": ",".join(article.topics),
         "url": article.canonical_url or article.url or "",
+        "dated": "1" if article.published else "0",
     }
     if article.author:
         doc["author"] = article.author

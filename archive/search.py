@@ -16,7 +16,9 @@ from whoosh.searching import Searcher
 from .errors import InvalidQuery
 from .models import Hit, SearchQuery, SearchResult
 
-SNIPPET_CHARS = 240
+SNIPPET_CHARS = 240  # the lead shown when no sentence holds a match
+SENTENCE_CHARS = 300
+SNIPPET_SENTENCES = 2
 FACET_FIELDS = {"topic": "topics", "source": "source", "year": "year"}
 _DATE_RE = re.compile(r"^(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?$")
 
@@ -116,9 +118,13 @@ class SearchEngine:
         }
         kwargs = {}
         if sort != "relevance":
-            kwargs = {"sortedby": "date", "reverse": sort == "newest"}
+            by_date = sorting.MultiFacet(
+                [sorting.FieldFacet("dated", reverse=True), sorting.FieldFacet("date", reverse=sort == "newest")]
+            )
+            kwargs = {"sortedby": by_date}
         results = searcher.search(query, limit=request.page * request.per_page, filter=flt, groupedby=facets, **kwargs)
-        results.fragmenter = highlight.ContextFragmenter(maxchars=SNIPPET_CHARS, surround=70)
+        # Whole sentences read better than windows cut mid-phrase, and do not repeat each other.
+        results.fragmenter = highlight.SentenceFragmenter(maxchars=SENTENCE_CHARS)
         results.formatter = MarkFormatter()
         start = (request.page - 1) * request.per_page
         hits = [self._hit(results, hit) for hit in results[start : start + request.per_page]]
@@ -137,7 +143,7 @@ class SearchEngine:
     def _hit(self, results, hit) -> Hit:
         fields = hit.fields()
         body = fields.get("body", "")
-        snippet = " ".join(hit.highlights("body", top=3).split())
+        snippet = " ".join(hit.highlights("body", top=SNIPPET_SENTENCES).split())
         if not snippet:
             snippet = escape(_lead(body), quote=False)
         title = fields.get("title", "")
@@ -150,7 +156,8 @@ class SearchEngine:
             source=fields.get("source"),
             date=date.strftime("%Y-%m-%d") if date else None,
             topics=[t for t in fields.get("topics", "").split(",") if t],
-            score=round(float(hit.score), 4) if hit.score is not None else 0.0,
+            # Sorted by date, whoosh puts the sort key where the score goes: there is no relevance then.
+            score=round(float(hit.score), 4) if isinstance(hit.score, (int, float)) else 0.0,
             snippet=snippet,
             title_html=title_html,
         )

@@ -138,12 +138,21 @@ def test_filter_counts_are_exact_with_a_small_page(archive):
     assert result.total == 4
 
 
-def test_sort_orders(archive):
-    newest = archive.search(SearchQuery(sort="newest"))
-    dates = [h.date for h in newest.hits if h.date]
-    assert dates == sorted(dates, reverse=True)
-    oldest = archive.search(SearchQuery(sort="oldest"))
-    assert [h.date for h in oldest.hits if h.date] == sorted(dates)
+@pytest.mark.parametrize("sort", ["newest", "oldest"])
+def test_date_orders_put_undated_articles_last(archive, sort):
+    dates = [h.date for h in archive.search(SearchQuery(sort=sort)).hits]
+    assert dates[-1] is None
+    assert dates[:-1] == sorted(dates[:-1], reverse=sort == "newest")
+
+
+def test_browsing_without_words_lists_newest_first(archive):
+    dates = [h.date for h in archive.search(SearchQuery(q="", sort="relevance")).hits]
+    assert dates == ["2022-02-01", "2021-05-12", "2019-11-20", "2013-04-02", None]
+
+
+def test_words_with_relevance_sort_by_score(archive):
+    scores = [h.score for h in archive.search(SearchQuery(q="police OR arrested OR helpline")).hits]
+    assert scores == sorted(scores, reverse=True) and scores[0] > 0
 
 
 def test_pages_cover_every_hit_once(archive):

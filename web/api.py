@@ -1,0 +1,37 @@
+"""The JSON API: the same shapes as the command line's --json output (archive.serialize)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+
+from archive.errors import ArticleNotFound, InvalidQuery
+from archive.serialize import article_to_dict, result_to_dict
+
+from .extension import get_archive
+from .search_state import BadParameter, SearchState
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+
+@bp.get("/search")
+def search():
+    arch = get_archive()
+    try:
+        state = SearchState.from_args(
+            request.args,
+            known_topics=[t.name for t in arch.taxonomy.topics],
+            max_per_page=arch.config.max_per_page,
+        )
+        result = arch.search(state.to_query(arch.config.per_page))
+    except (BadParameter, InvalidQuery) as exc:
+        return jsonify(error=str(exc)), 400
+    return jsonify(result_to_dict(result))
+
+
+@bp.get("/articles/<article_id>")
+def article(article_id: str):
+    try:
+        found = get_archive().get(article_id)
+    except ArticleNotFound:
+        return jsonify(error=f"No article has the id {article_id!r}."), 404
+    return jsonify(article_to_dict(found))

@@ -1,0 +1,34 @@
+"""The application factory: settings, the archive, blueprints, filters, headers and error pages."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from . import api, articles, errors, formatting, health, search, security
+from .extension import init_archive
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the web app.
+
+    `config` holds Flask settings plus DATA_DIR (else $ARCHIVE_DATA, else ./archive-data) and
+    ARCHIVE_SETTINGS (overrides for `archive.config.load_config`). The app opens one Archive,
+    kept in `app.extensions["archive"]` and closed at exit (or by `extension.close_archive`).
+    """
+    app = Flask(__name__)
+    app.config.from_mapping(config or {})
+    app.json.sort_keys = False  # keep the contract's key order, as the CLI prints it
+
+    arch = init_archive(app, app.config.get("DATA_DIR"), app.config.get("ARCHIVE_SETTINGS"))
+    if app.config.get("MAX_CONTENT_LENGTH") is None:  # Flask's default is None: no limit
+        app.config["MAX_CONTENT_LENGTH"] = arch.config.max_content_length
+
+    for blueprint in (search.bp, articles.bp, api.bp, health.bp):
+        app.register_blueprint(blueprint)
+    formatting.init_app(app)
+    security.init_app(app)
+    errors.init_app(app)
+    return app

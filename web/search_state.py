@@ -1,0 +1,160 @@
+"""The state of a search as URL parameters: read from a request, turned into a query, and changed
+one filter at a time into new shareable URLs."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, replace
+
+from flask import url_for
+from werkzeug.datastructures import MultiDict
+
+from archive.models import SearchQuery
+
+SORTS: tuple[str, ...] = ("relevance", "newest", "oldest")
+MAX_QUERY_LENGTH = 1000
+_WHOLE_YEAR = re.compile(r"([0-9]{4})-01-01")
+_DIGITS = re.compile(r"[0-9]{1,9}")
+
+
+class BadParameter(ValueError):
+    """A request parameter cannot be used; the message is one sentence fit to show a user."""
+
+
+@dataclass(frozen=True)
+class Chip:
+    """One active filter: what it is, and the URL of the same search without it."""
+
+    label: str
+    remove_url: str
+
+
+@dataclass(frozen=True)
+class SearchState:
+    """Everything a results page shows, as read from (and written back to) its URL."""
+
+    q: str = ""
+    topics: tuple[str, ...] = ()
+    source: str | None = None
+    date_from: str | None = None
+    date_to: str | None = None
+    sort: str = "relevance"
+    page: int = 1
+    per_page: int | None = None  # None: the archive's default
+
+    @classmethod
+    def from_args(cls, args: MultiDict, *, known_topics: Collection[str], max_per_page: int) -> SearchState:
+        """Read and check the parameters; raises BadParameter with a reader-facing sentence."""
+        q = args.get("q", "").strip()
+        if len(q) > MAX_QUERY_LENGTH:
+            raise BadParameter(f"The search is too long: use at most {MAX_QUERY_LENGTH} characters.")
+        topics = tuple(dict.fromkeys(t.strip() for t in args.getlist("topic") if t.strip()))
+        for topic in topics:
+            if topic not in known_topics:
+                raise BadParameter(f"There is no topic called “{topic[:60]}”; choose from {', '.join(known_topics)}.")
+        sort = args.get("sort", "").strip() or "relevance"
+        if sort not in SORTS:
+            raise BadParameter("Sort must be one of relevance, newest or oldest.")
+        page = _positive_int(args.get("page"), "The page number")
+        per_page = _positive_int(args.get("per_page"), "The number of results per page")
+        return cls(
+            q=q,
+            topics=topics,
+            source=args.get("source", "").strip() or None,
+            date_from=args.get("from", "").strip() or None,
+            date_to=args.get("to", "").strip() or None,
+            sort=sort,
+            page=page or 1,
+            per_page=min(per_page, max_per_page) if per_page else None,
+        )
+
+    @property
+    def has_filters(self) -> bool:
+        return bool(self.topics or self.source or self.date_from or self.date_to)
+
+    @property
+    def is_overview(self) -> bool:
+        """No query and no filters: the page lists the whole archive, newest first."""
+        return not self.q and not self.has_filters
+
+    @property
+    def year(self) -> str | None:
+        """The year when the date range is exactly one calendar year, as a year facet sets it."""
+        match = _WHOLE_YEAR.fullmatch(self.date_from or "")
+        if match and self.date_to == f"{match.group(1)}-12-31":
+            return match.group(1)
+        return None
+
+    def to_query(self, default_per_page: int) -> SearchQuery:
+        return SearchQuery(
+            q=self.q,
+            topics=list(self.topics),
+            source=self.source,
+            date_from=self.date_from,
+            date_to=self.date_to,
+            sort=self.sort,  # type: ignore[arg-type]  # checked against SORTS when read
+            page=self.page,
+            per_page=self.per_page or default_per_page,
+        )
+
+    def params(self) -> MultiDict:
+        """URL parameters for this state, defaults left out so that URLs stay short."""
+        pairs: list[tuple[str, str]] = []
+        if self.q:
+            pairs.append(("q", self.q))
+        pairs += [("topic", t) for t in self.topics]
+        for name, value in (("source", self.source), ("from", self.date_from), ("to", self.date_to)):
+            if value:
+                pairs.append((name, value))
+        if self.sort != "relevance":
+            pairs.append(("sort", self.sort))
+        if self.page != 1:
+            pairs.append(("page", str(self.page)))
+        if self.per_page:
+            pairs.append(("per_page", str(self.per_page)))
+        return MultiDict(pairs)
+
+    def url(self, **changes) -> str:
+        """The results URL of this state with `changes`; any change but a page goes to page 1."""
+        changes.setdefault("page", 1)
+        return url_for("search.results", **_flatten(replace(self, **changes).params()))
+
+    def with_topic(self, topic: str) -> str:
+        return self.url(topics=(*self.topics, topic))
+
+    def without_topic(self, topic: str) -> str:
+        return self.url(topics=tuple(t for t in self.topics if t != topic))
+
+    def with_year(self, year: str) -> str:
+        return self.url(date_from=f"{year}-01-01", date_to=f"{year}-12-31")
+
+    def page_url(self, page: int) -> str:
+        return self.url(page=page)
+
+    def chips(self, topic_label: Callable[[str], str]) -> list[Chip]:
+        """The active filters, each with the URL that removes it."""
+        chips = [Chip(f"Topic: {topic_label(t)}", self.without_topic(t)) for t in self.topics]
+        if self.source:
+            chips.append(Chip(f"Source: {self.source}", self.url(source=None)))
+        if self.year:
+            chips.append(Chip(f"Year: {self.year}", self.url(date_from=None, date_to=None)))
+        else:
+            if self.date_from:
+                chips.append(Chip(f"From: {self.date_from}", self.url(date_from=None)))
+            if self.date_to:
+                chips.append(Chip(f"To: {self.date_to}", self.url(date_to=None)))
+        return chips
+
+
+def _positive_int(raw: str | None, what: str) -> int | None:
+    if raw is None or not raw.strip():
+        return None
+    text = raw.strip()
+    if not _DIGITS.fullmatch(text) or int(text) < 1:
+        raise BadParameter(f"{what} must be a whole number of 1 or more, not “{text[:20]}”.")
+    return int(text)
+
+
+def _flatten(params: MultiDict) -> Mapping[str, list[str]]:
+    return {key: params.getlist(key) for key in params}
