@@ -179,8 +179,8 @@ def _echo_scores(record: dict) -> None:
 
 def _echo_extraction(record: dict) -> None:
     click.echo(f"== {record['source']}")
-    for key in ("title", "author", "date", "url", "language"):
-        click.echo(f"{key + ':':<10}{record[key] or '-'}")
+    for key in ("title", "author", "date", "publisher", "url", "language"):
+        click.echo(f"{key + ':':<11}{record[key] or '-'}")
     click.echo(f"\n{record['text']}\n")
 
 

@@ -34,6 +34,7 @@ def extraction_to_dict(source: str, article: Article) -> dict:
         "date": article.published,
         "url": article.canonical_url or article.url,
         "language": article.language,
+        "publisher": article.source,  # "source" is the input here, as in every per-input record
         "text": article.body,
     }
 

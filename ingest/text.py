@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime
 
 from archive.errors import ExtractionError
@@ -17,6 +18,7 @@ HEADER_LINES = 5  # how far below the headline a byline, dateline or reading-tim
 TRAILER_LINES = 8  # how far above the end a trailer line may open the page's closing furniture
 
 _READING_TIME = re.compile(r"^[·•|\-–—\s]*\d+\s*[-–]?\s*min(?:ute)?s?\.?\s*read\s*$", re.I)
+_SOURCE_LINE = re.compile(r"^(?:source|publication|published in)\s*:\s*(?P<name>.{2,80})$", re.I)
 _BYLINE = re.compile(r"^(?:by|written by|words by)\s+(?P<name>[^\d].{1,80})$", re.I)
 _NAME = re.compile(r"^(?:[A-Z][\w'’.-]+)(?:\s+(?:[A-Z][\w'’.-]+|van|von|de|der|da|del|la|le|bin|al)){1,4}$")
 _DATELINE_PREFIX = re.compile(
@@ -86,9 +88,19 @@ def split_paragraphs(text: str) -> list[str]:
     return [" ".join(block.split("\n")) for block in text.split("\n\n") if block.strip()]
 
 
-def _parse_header(lines: list[str]) -> tuple[str | None, str | None, int]:
-    """Author and date from the lines just below the title; returns how many lines they took."""
-    author = date = None
+@dataclass
+class Header:
+    """What the lines under a headline said, and how many lines they took."""
+
+    author: str | None = None
+    date: str | None = None
+    source: str | None = None
+    used: int = 0
+
+
+def _parse_header(lines: list[str]) -> Header:
+    """Byline, dateline, reading-time and "Source:" lines just below the title."""
+    author = date = source = None
     used = 0
     for i, line in enumerate(lines[:HEADER_LINES]):
         if not line:
@@ -103,6 +115,8 @@ def _parse_header(lines: list[str]) -> tuple[str | None, str | None, int]:
                 date = found
             elif (m := _BYLINE.match(part)) and author is None:
                 author = m["name"].strip(" .")
+            elif (m := _SOURCE_LINE.match(part)) and source is None:
+                source = m["name"].strip(" .")
             elif (
                 _NAME.match(part)
                 and author is None
@@ -114,14 +128,14 @@ def _parse_header(lines: list[str]) -> tuple[str | None, str | None, int]:
         if not matched:
             break
         used = i + 1
-    return author, date, used
+    return Header(author, date, source, used)
 
 
 def _is_headline(lines: list[str]) -> bool:
     """The first line looks like a title and stands alone, rather than opening a hard-wrapped paragraph."""
     if not looks_like_title(lines[0]):
         return False
-    if len(lines) < 2 or not lines[1] or _parse_header(lines[1:])[2]:
+    if len(lines) < 2 or not lines[1] or _parse_header(lines[1:]).used:
         return True
     # In wrapped text the next line's first word would not have fitted on this one.
     return len(lines[0]) + 1 + len(lines[1].split()[0]) <= max(map(len, lines))
@@ -144,15 +158,15 @@ def _strip_trailers(lines: list[str]) -> list[str]:
 
 
 def extract_text_article(text: str, origin: str) -> Article:
-    """An article from plain text: headline or derived title, byline, dateline, body paragraphs."""
+    """An article from plain text: headline or derived title, byline, dateline, source, body paragraphs."""
     lines = _strip_trailers(normalize_text(text).split("\n"))
     if not lines:
         raise ExtractionError(f"{origin} has no article text.")
     title = None
     if _is_headline(lines):
         title, lines = lines[0], lines[1:]
-    author, date, used = _parse_header(lines)
-    body_text = "\n".join(lines[used:]).strip()
+    header = _parse_header(lines)
+    body_text = "\n".join(lines[header.used :]).strip()
     paragraphs = split_paragraphs(body_text)
     if title is None and paragraphs:
         title = derive_title(paragraphs[0])
@@ -160,5 +174,10 @@ def extract_text_article(text: str, origin: str) -> Article:
     if len(body.split()) < MIN_BODY_WORDS:
         raise ExtractionError(f"{origin} has too little text to be an article ({len(body.split())} words).")
     return Article(
-        title=normalize_line(title) or "", body=body, author=normalize_line(author), published=date, origin=origin
+        title=normalize_line(title) or "",
+        body=body,
+        author=normalize_line(header.author),
+        published=header.date,
+        source=normalize_line(header.source),
+        origin=origin,
     )

@@ -136,7 +136,7 @@ def test_extract_and_tag_store_nothing(tmp_path):
     extracted = run(data, "extract", "--json", str(SEEDS / "004_b03aa456c916806a.txt"))
     assert extracted.returncode == 0
     record = json_lines(extracted)[0]
-    assert set(record) == {"source", "title", "author", "date", "url", "language", "text"}
+    assert set(record) == {"source", "title", "author", "date", "url", "language", "publisher", "text"}
     assert record["author"] == "Charles Hymas"
     assert record["title"] == "Record number of 'obscenity' offences by paedophiles sharing child abuse images"
     tagged = run(data, "tag", "--json", str(CEOP_SEED))

@@ -126,6 +126,26 @@ def test_header_lines_give_author_and_date(header: str, author: str | None, date
     assert article.body == BODY  # the header lines left the body
 
 
+@pytest.mark.parametrize(
+    ("header", "source", "author"),
+    [
+        ("By Jane Doe\nSource: The Harbour Courier", "The Harbour Courier", "Jane Doe"),
+        ("Source: Lakeshore Tribune | 14 March 2019", "Lakeshore Tribune", None),
+        ("Jane Doe\n·3-min read\nPublication: Civic Tech Review", "Civic Tech Review", "Jane Doe"),
+        ("By Jane Doe", None, "Jane Doe"),
+    ],
+)
+def test_a_source_line_names_the_publication(header: str, source: str | None, author: str | None) -> None:
+    article = extract_text_article(f"{HEADLINE}\n\n{header}\n\n{BODY}", "a.txt")
+    assert (article.source, article.author) == (source, author)
+    assert article.body == BODY
+
+
+def test_a_source_line_inside_the_body_is_text() -> None:
+    article = extract_text_article(f"{HEADLINE}\n\n{BODY}\n\nSource: official figures\n\n{BODY}", "a.txt")
+    assert article.source is None and "Source: official figures" in article.body
+
+
 def test_header_lines_right_under_the_headline() -> None:
     article = extract_text_article(f"{HEADLINE}\nBy Jane Doe\n14 March 2019\n\n{BODY}", "a.txt")
     assert (article.title, article.author, article.published) == (HEADLINE, "Jane Doe", "2019-03-14")
