@@ -8,7 +8,7 @@ from archive.errors import ArticleNotFound, InvalidQuery
 from archive.serialize import article_to_dict, result_to_dict
 
 from .extension import get_archive
-from .search_state import BadParameter, SearchState
+from .search_state import BadParameter, state_from_request
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -17,11 +17,7 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 def search():
     arch = get_archive()
     try:
-        state = SearchState.from_args(
-            request.args,
-            known_topics=[t.name for t in arch.taxonomy.topics],
-            max_per_page=arch.config.max_per_page,
-        )
+        state = state_from_request(request.args, arch)
         result = arch.search(state.to_query(arch.config.per_page))
     except (BadParameter, InvalidQuery) as exc:
         return jsonify(error=str(exc)), 400

@@ -11,7 +11,7 @@ from archive.models import SearchResult
 
 from .extension import get_archive
 from .formatting import topic_label
-from .search_state import BadParameter, SearchState
+from .search_state import BadParameter, SearchState, state_from_request
 
 bp = Blueprint("search", __name__)
 
@@ -39,11 +39,7 @@ class FacetGroup:
 def results():
     arch = get_archive()
     try:
-        state = SearchState.from_args(
-            request.args,
-            known_topics=[t.name for t in arch.taxonomy.topics],
-            max_per_page=arch.config.max_per_page,
-        )
+        state = state_from_request(request.args, arch)
     except BadParameter as exc:
         return _render(SearchState(q=request.args.get("q", "").strip()), error=str(exc)), 400
     try:

@@ -158,3 +158,8 @@ def _positive_int(raw: str | None, what: str) -> int | None:
 
 def _flatten(params: MultiDict) -> Mapping[str, list[str]]:
     return {key: params.getlist(key) for key in params}
+
+
+def state_from_request(args, arch) -> SearchState:
+    """The search state a request's query string asks for, checked against this archive's topics and limits."""
+    return SearchState.from_args(args, known_topics=arch.taxonomy.names, max_per_page=arch.config.max_per_page)
