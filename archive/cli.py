@@ -7,6 +7,7 @@ import json
 import logging
 import sys
 from collections import Counter
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 
@@ -55,8 +56,9 @@ class Context:
         self.data_dir = data_dir
         self._archive: Archive | None = None
 
-    @property
+    @cached_property
     def config(self):
+        """The settings, read once per command."""
         try:
             return load_config(self.data_dir)
         except ArchiveError as exc:

@@ -140,10 +140,6 @@ class ArchiveIndex:
         with self.searcher() as s:
             return {fields["id"] for fields in s.all_stored_fields()}
 
-    def doc_count(self) -> int:
-        with self.searcher() as s:
-            return s.doc_count()
-
     # -- writing -----------------------------------------------------------------------------
 
     @contextmanager

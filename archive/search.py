@@ -127,7 +127,7 @@ class SearchEngine:
         results.fragmenter = highlight.SentenceFragmenter(maxchars=SENTENCE_CHARS)
         results.formatter = MarkFormatter()
         start = (request.page - 1) * request.per_page
-        hits = [self._hit(results, hit) for hit in results[start : start + request.per_page]]
+        hits = [self._hit(hit) for hit in results[start : start + request.per_page]]
         facet_counts = {name: _sorted_counts(results.groups(name)) for name in FACET_FIELDS}
         return SearchResult(
             query=request.q,
@@ -140,7 +140,7 @@ class SearchEngine:
             suggestion=None,
         )
 
-    def _hit(self, results, hit) -> Hit:
+    def _hit(self, hit) -> Hit:
         fields = hit.fields()
         body = fields.get("body", "")
         snippet = " ".join(hit.highlights("body", top=SNIPPET_SENTENCES).split())

@@ -22,6 +22,8 @@ LOGGER = logging.getLogger(__name__)
 class Archive:
     """An archive in one data directory: the store is the truth, the index is derived from it."""
 
+    INDEX_BATCH = 200  # articles per index commit inside `batch()`
+
     def __init__(self, data_dir: str | Path | None = None, config: Config | None = None) -> None:
         self.config = config if config is not None else load_config(data_dir)
         self.config.data_dir.mkdir(parents=True, exist_ok=True)
@@ -75,8 +77,6 @@ class Archive:
             if len(self._pending) >= self.INDEX_BATCH:
                 self._flush()
         return self._outcome(source, status, stored)
-
-    INDEX_BATCH = 200
 
     @contextmanager
     def batch(self) -> Iterator[None]:

@@ -6,7 +6,7 @@ import json
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -155,10 +155,6 @@ class Store:
                 (*row[1:], row[0]),
             )
             _write_scores(conn, article.id, article.scores)
-
-    def set_scores(self, article_id: str, scores: Iterable[TopicScore]) -> None:
-        with self.transaction() as conn:
-            _write_scores(conn, article_id, list(scores))
 
     def delete(self, article_id: str) -> bool:
         with self.transaction() as conn:
