@@ -6,7 +6,7 @@ DATA ?= archive-data
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test install install-test lint clean
+.PHONY: run test install install-test lint clean bench-extract
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ run: install
 
 test: install-test
 	$(BIN)/python -m pytest
+
+# Extraction against plain trafilatura on pages with reference text (see ingest/benchmark.py).
+EXTRACTION_PAGES ?= ../shared/extraction/wcxb-dev
+bench-extract: install
+	$(BIN)/python -m ingest.benchmark $(EXTRACTION_PAGES)
 
 lint: install-test
 	$(BIN)/ruff check archive ingest web tests

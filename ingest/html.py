@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import html as html_lib
 import json
 import logging
 import re
+from copy import deepcopy
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import lxml.html
 import trafilatura
 from bs4 import BeautifulSoup
+from htmldate import find_date
 from lxml import etree
 
 from archive.errors import ExtractionError
 from archive.models import Article
 
 from .clean import normalize_line, normalize_text
-from .text import MIN_BODY_WORDS, split_paragraphs
+from .text import MIN_BODY_WORDS, derive_title, split_paragraphs
 
 LOGGER = logging.getLogger(__name__)
 
@@ -30,7 +33,6 @@ MEDIA_TAGS = (
     "track",
     "iframe",
     "svg",
-    "figure",
     "figcaption",
     "object",
     "embed",
@@ -38,6 +40,8 @@ MEDIA_TAGS = (
     "map",
     "noscript",
 )
+# A <figure> left holding one of these is text set apart (a table, a pull quote); any other figure is media.
+FIGURE_TEXT = ".//table|.//blockquote|.//pre|.//ul|.//ol|.//dl"
 ARTICLE_TYPES = {
     "newsarticle",
     "article",
@@ -50,7 +54,23 @@ ARTICLE_TYPES = {
     "socialmediaposting",
 }
 TRACKING_PARAMS = re.compile(r"^(utm_\w+|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|igshid|_ga|ref_src|cmpid)$", re.I)
-TITLE_SEPARATORS = re.compile(r"\s+[|–—·:-]\s+")
+TITLE_SEPARATORS = re.compile(r"\s+[|–—·•»:~-]\s+")
+PUBLISHED_META = (
+    "article:published_time",
+    "datePublished",
+    "pubdate",
+    "publish-date",
+    "publish_date",
+    "date",
+    "dc.date",
+    "dc.date.issued",
+    "dcterms.created",
+    "sailthru.date",
+    "parsely-pub-date",
+)
+RECALL_GAIN = 1.1  # see extract_main_text
+BASELINE_GAIN = 2.0
+LD_BODY_GAIN = 1.5  # see choose_body
 _ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
 
@@ -109,40 +129,169 @@ def _names(value) -> list[str]:
 
 def _meta(soup: BeautifulSoup, *keys: str) -> str | None:
     for key in keys:
-        tag = soup.find("meta", attrs={"property": key}) or soup.find("meta", attrs={"name": key})
+        tag = (
+            soup.find("meta", attrs={"property": key})
+            or soup.find("meta", attrs={"name": key})
+            or soup.find("meta", attrs={"itemprop": key})
+        )
         if tag and tag.get("content", "").strip():
             return tag["content"].strip()
     return None
 
 
 def strip_site_name(title: str, site: str | None) -> str:
-    """ "Headline | Site" -> "Headline": drops trailing parts naming the site, or short ones, never the first."""
+    """ "Headline | Site" -> "Headline": drops outer parts naming the site, or short ones, never the longest."""
     while separators := list(TITLE_SEPARATORS.finditer(title)):
-        last = title[separators[-1].end() :].strip().lower()
-        names_site = bool(site) and (last == site.lower() or last in site.lower() or site.lower() in last)
-        if not names_site and len(last.split()) > 3:
+        first, last = title[: separators[0].start()].strip(), title[separators[-1].end() :].strip()
+        if _names_site(first, site) and len(first) < len(last):  # "Site | Headline"
+            title = title[separators[0].end() :]
+            continue
+        if not _names_site(last, site) and len(last.split()) > 3:
             break
         # Only the last part goes: a headline may hold a separator of its own ("A – B – Site").
         title = title[: separators[-1].start()]
-    return title
+    return title.strip()
 
 
-def extract_main_text(html: str) -> str:
-    """The article body as paragraphs, by trafilatura, from the page without any media elements."""
+def _names_site(part: str, site: str | None) -> bool:
+    part, site = part.lower(), (site or "").lower()
+    return bool(site) and bool(part) and (part == site or part in site or site in part)
+
+
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"\w+", text.lower()))
+
+
+def choose_title(soup: BeautifulSoup, metadata_titles: list[str], site: str | None) -> str | None:
+    """The headline a reader sees (an <h1> that agrees with the page's metadata), else the metadata title.
+
+    Metadata titles are often written for search engines and social cards; the visible <h1> is the
+    article's own headline. An <h1> counts when at least a third of its words appear in a metadata
+    title, which rules out logos, section names and widget headings; without metadata the first <h1>
+    of reasonable length stands.
+    """
+    titles = [strip_site_name(t, site) for t in metadata_titles if t]
+    best, best_share = None, 0.0
+    for h1 in soup.find_all("h1", limit=10):
+        text = normalize_line(h1.get_text(" ", strip=True)) or ""
+        words = _words(text)
+        if not words or len(text) > 300 or _names_site(text, site):
+            continue
+        if not titles:
+            return text
+        share = max(len(words & _words(t)) / len(words) for t in titles)
+        if share > best_share:
+            best, best_share = text, share
+    if best and best_share >= 1 / 3:
+        return best
+    return titles[0] if titles else None
+
+
+def authors_from_byline(value: str) -> list[str]:
+    """Names from a byline: "By Jane Doe and John Roe" -> ["Jane Doe", "John Roe"]."""
+    value = re.sub(r"^\s*(?:by|written by|words by|author:?)\s+", "", normalize_line(value), flags=re.I)
+    value = re.sub(r"\s*[|·•]\s*.*$", "", value)  # "Jane Doe | Reporter"
+    parts = re.split(r"\s*(?:,|;|&|\band\b|\bund\b|\bet\b|\by\b)\s*", value)
+    return [p.strip(" .") for p in parts if p.strip(" .") and not p.lower().startswith("http")]
+
+
+def choose_authors(ld_authors: list[str], meta_author: str | None) -> str | None:
+    """Every named author, each once, in byline order, joined by ", "."""
+    names: list[str] = []
+    for value in ld_authors or ([meta_author] if meta_author else []):
+        names.extend(authors_from_byline(value))
+    return ", ".join(dict.fromkeys(n for n in names if len(n) <= 80)) or None
+
+
+def choose_date(article_ld: dict, soup: BeautifulSoup, tree: etree._Element | None, url: str | None) -> str | None:
+    """The publication date: JSON-LD, then article meta tags, then <time>, then htmldate's search of the page.
+
+    Modification dates are never taken while a publication date exists; htmldate runs with
+    original_date so that it too prefers the first publication.
+    """
+    time_tag = soup.find("time", attrs={"datetime": True})
+    date = (
+        iso_date(article_ld.get("datePublished"))
+        or iso_date(_meta(soup, *PUBLISHED_META))
+        or iso_date(time_tag["datetime"] if time_tag else None)
+    )
+    if date or tree is None:
+        return date
+    try:
+        return find_date(tree, original_date=True, extensive_search=True, url=url)
+    except Exception:  # htmldate gives up on odd pages in its own ways; a missing date is the answer then
+        LOGGER.debug("htmldate failed", exc_info=True)
+        return None
+
+
+def _media_free_tree(html: str) -> etree._Element | None:
+    """The page parsed, with media elements and media-only figures removed."""
     try:
         tree = lxml.html.fromstring(html)
     except (etree.ParserError, ValueError):
-        return ""
+        return None
     etree.strip_elements(tree, *MEDIA_TAGS, with_tail=False)
+    for figure in tree.iter("figure"):
+        if not figure.xpath(FIGURE_TEXT):
+            figure.drop_tree()
+    return tree
+
+
+def _trafilatura(tree: etree._Element, **options) -> str:
     text = trafilatura.extract(
-        tree,
+        deepcopy(tree),
         output_format="txt",
         include_comments=False,
         include_images=False,
         include_tables=True,
         include_links=False,
+        **options,
     )
     return text or ""
+
+
+def extract_main_text(html: str | etree._Element) -> str:
+    """The article body as paragraphs, from the page without any media, by trafilatura.
+
+    trafilatura's default settings sometimes keep one section of a long article. The body is the
+    default extraction unless (1) its recall-oriented setting finds at least 10% more words, which
+    then means sections were missed, or (2) trafilatura's baseline extractor finds at least twice
+    the words and contains at least half of the chosen text, which means the main extractor latched
+    onto a fragment of a larger article.
+    """
+    tree = _media_free_tree(html) if isinstance(html, str) else html
+    if tree is None:
+        return ""
+    body = _trafilatura(tree)
+    wider = _trafilatura(tree, favor_recall=True)
+    if len(wider.split()) >= RECALL_GAIN * len(body.split()):
+        body = wider
+    _, baseline, _ = trafilatura.baseline(deepcopy(tree))
+    if len(baseline.split()) >= BASELINE_GAIN * len(body.split()) and _contains(baseline, body) >= 0.5:
+        body = baseline
+    return body
+
+
+def _contains(outer: str, inner: str) -> float:
+    """Share of the word 4-grams of `inner` found in `outer`."""
+
+    def grams(text: str) -> set[tuple[str, ...]]:
+        tokens = re.findall(r"\w+", text.lower())
+        return {tuple(tokens[i : i + 4]) for i in range(max(len(tokens) - 3, 0))}
+
+    inner_grams = grams(inner)
+    return len(inner_grams & grams(outer)) / len(inner_grams) if inner_grams else 1.0
+
+
+def choose_body(extracted: str, ld_body: str) -> str:
+    """JSON-LD articleBody is the publisher's own text: it wins when the page shows clearly less
+    (a paywall, a script-rendered page), or the same words without their paragraphs."""
+    words, ld_words = len(extracted.split()), len(ld_body.split())
+    if ld_words >= LD_BODY_GAIN * words:
+        return ld_body
+    if ld_words >= words and len(split_paragraphs(ld_body)) > len(split_paragraphs(extracted)):
+        return ld_body
+    return extracted
 
 
 def extract_html_article(html: str, origin: str, url: str | None = None) -> Article:
@@ -152,8 +301,8 @@ def extract_html_article(html: str, origin: str, url: str | None = None) -> Arti
     ld = _json_ld_articles(soup)
     first = ld[0] if ld else {}
     publisher = first.get("publisher")
-    site = _meta(soup, "og:site_name", "application-name") or (
-        publisher.get("name") if isinstance(publisher, dict) else None
+    site = _text(_meta(soup, "og:site_name", "application-name")) or (
+        _text(publisher.get("name")) if isinstance(publisher, dict) else None
     )
     canonical_tag = soup.find("link", rel=lambda v: v and "canonical" in v)
     candidates = [canonical_tag.get("href") if canonical_tag else None, _meta(soup, "og:url"), first.get("url"), url]
@@ -164,43 +313,28 @@ def extract_html_article(html: str, origin: str, url: str | None = None) -> Arti
     if not site and canonical:
         site = urlsplit(canonical).netloc.removeprefix("www.")
 
-    h1 = soup.find("h1")
     page_title = soup.title.get_text(" ", strip=True) if soup.title else None
-    title = (
-        first.get("headline")
-        or _meta(soup, "og:title", "twitter:title")
-        or (h1.get_text(" ", strip=True) if h1 else None)
-        or page_title
-    )
-    title = strip_site_name(normalize_line(str(title)) or "", site) if title else None
-
-    authors = _names(first.get("author")) or [
-        a for a in [_meta(soup, "author", "article:author", "byl")] if a and not a.startswith("http")
+    metadata_titles = [
+        _text(t)
+        for t in (first.get("headline"), _meta(soup, "og:title"), _meta(soup, "twitter:title"), page_title)
+        if isinstance(t, str) and t.strip()
     ]
-    author = (
-        ", ".join(dict.fromkeys(normalize_line(a.removeprefix("By ").removeprefix("by ")) for a in authors)) or None
+    title = choose_title(soup, metadata_titles, site)
+    author = choose_authors(
+        [_text(n) for n in _names(first.get("author"))],
+        next((a for a in [_text(_meta(soup, "author", "article:author", "byl"))] if a and "http" not in a), None),
     )
-
-    time_tag = soup.find("time", attrs={"datetime": True})
-    date = (
-        iso_date(first.get("datePublished"))
-        or iso_date(
-            _meta(soup, "article:published_time", "datePublished", "pubdate", "publish-date", "date", "dc.date")
-        )
-        or iso_date(time_tag["datetime"] if time_tag else None)
-    )
+    tree = _media_free_tree(html)
+    date = choose_date(first, soup, tree, url or canonical)
     html_tag = soup.find("html")
     lang = html_tag.get("lang") if html_tag else None
     language = first.get("inLanguage") if isinstance(first.get("inLanguage"), str) else lang
     language = language.split("-")[0].lower() if language else None
 
-    body = normalize_text(extract_main_text(html))
-    ld_body = normalize_text(str(first.get("articleBody") or ""))
-    # JSON-LD articleBody is the publisher's own text: use it when the extractor found clearly less, or the
-    # same words without their paragraphs (trafilatura's own fallback to articleBody joins them into one).
-    words, ld_words = len(body.split()), len(ld_body.split())
-    if ld_words > 1.2 * words or (ld_words >= words and len(split_paragraphs(ld_body)) > len(split_paragraphs(body))):
-        body = ld_body
+    body = choose_body(
+        normalize_text(extract_main_text(tree) if tree is not None else ""),
+        normalize_text(html_lib.unescape(str(first.get("articleBody") or ""))),
+    )
     paragraphs = split_paragraphs(body)
     while title and paragraphs and normalize_line(paragraphs[0]) == title:  # a page may repeat its headline
         paragraphs = paragraphs[1:]
@@ -208,8 +342,6 @@ def extract_html_article(html: str, origin: str, url: str | None = None) -> Arti
     if len(body.split()) < MIN_BODY_WORDS:
         raise ExtractionError(f"{origin} has no article text that could be extracted.")
     if not title:
-        from .text import derive_title
-
         title = derive_title(paragraphs[0])
     return Article(
         title=title,
@@ -222,3 +354,10 @@ def extract_html_article(html: str, origin: str, url: str | None = None) -> Arti
         language=language,
         origin=origin,
     )
+
+
+def _text(value) -> str | None:
+    """A metadata string with HTML entities decoded (many sites escape them twice) and spaces folded."""
+    if not isinstance(value, str):
+        return None
+    return normalize_line(html_lib.unescape(html_lib.unescape(value))) or None
