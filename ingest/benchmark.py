@@ -64,6 +64,7 @@ class Scores:
     author: list[bool] = field(default_factory=list)
     date: list[bool] = field(default_factory=list)
     seconds: float = 0.0
+    modified_date_references: int = 0  # date misses whose reference is the page's modification date
     misses: dict[str, list[str]] = field(default_factory=dict)
 
     def summary(self) -> dict[str, float]:
@@ -116,6 +117,12 @@ def same_author(got: str | None, want: str) -> bool:
     want_names = {" ".join(words(n)) for n in re.split(r",|\band\b|&", want) if words(n)}
     got_names = {" ".join(words(n)) for n in re.split(r",|\band\b|&", got) if words(n)}
     return want_names == got_names or " ".join(words(want)) == " ".join(words(got))
+
+
+def modification_dates(html: str) -> set[str]:
+    """The dates a page gives as its last modification (JSON-LD dateModified, modified-time meta tags)."""
+    found = re.findall(r'(?:dateModified"?\s*[:=]\s*"|modified_time"?\s+content=")(\d{4}-\d{2}-\d{2})', html)
+    return set(found)
 
 
 def load_pages(directory: Path, limit: int | None = None) -> Iterator[Page]:
@@ -182,6 +189,8 @@ def score(pages: list[Page], name: str, processes: int) -> Scores:
                     getattr(scores, field_name).append(ok)
                     if not ok:
                         scores.misses.setdefault(field_name, []).append(page.id)
+                    if field_name == "date" and not ok and got.date and want in modification_dates(page.html):
+                        scores.modified_date_references += 1
     return scores
 
 
@@ -204,6 +213,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'extractor':<15}" + "".join(f"{c:>12}" for c in columns))
     for name, summary in summaries.items():
         print(f"{name:<15}" + "".join(f"{summary[c]:>12.3f}" for c in columns))
+    for name, s in results.items():
+        print(
+            f"{name}: {len(s.misses.get('date', []))} date misses, {s.modified_date_references} of them where"
+            " the reference is the page's modification date and a publication date was given"
+        )
     gain = summaries["topic-archive"]["f1"] - summaries["trafilatura"]["f1"]
     print(f"body F1 difference: {gain:+.3f}")
     if args.json:

@@ -14,12 +14,13 @@ import trafilatura
 from bs4 import BeautifulSoup
 from htmldate import find_date
 from lxml import etree
+from trafilatura.metadata import extract_author
 
 from archive.errors import ExtractionError
 from archive.models import Article
 
 from .clean import normalize_line, normalize_text
-from .text import MIN_BODY_WORDS, derive_title, split_paragraphs
+from .text import MIN_BODY_WORDS, derive_title, parse_dateline, split_paragraphs
 
 LOGGER = logging.getLogger(__name__)
 
@@ -72,6 +73,15 @@ RECALL_GAIN = 1.1  # see extract_main_text
 BASELINE_GAIN = 2.0
 LD_BODY_GAIN = 1.5  # see choose_body
 _ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+_DATE_WORDS = re.compile(
+    r"\b(?:posted|published|updated|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b.*\d|\d{1,2}[/.]\d{1,2}[/.]\d{2,4}",
+    re.I,
+)
+_NUMERIC_DATE = re.compile(r"\b(\d{1,2})[/.](\d{1,2})[/.](\d{4})\b")
+# A <time> inside one of these belongs to another article (a teaser, a comment), not to this one.
+_NOT_THIS_ARTICLE = re.compile(
+    r"(?:^|\s)(?:card|cards|related|teaser|comments?|sidebar|widget|recommend\w*|promo)(?:$|[\s_-])", re.I
+)
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
 
 
@@ -89,10 +99,16 @@ def clean_url(url: str | None) -> str | None:
 
 
 def iso_date(value: str | None) -> str | None:
+    """YYYY-MM-DD from a metadata date: ISO 8601, "14 March 2021", or day/month/year where unambiguous."""
     if not value:
         return None
-    match = _ISO_DATE.search(value)
-    return "-".join(match.groups()) if match else None
+    if match := _ISO_DATE.search(value):
+        return "-".join(match.groups())
+    if match := _NUMERIC_DATE.search(value):
+        first, second, year = (int(g) for g in match.groups())
+        day, month = (first, second) if first > 12 else (second, first) if second > 12 else (0, 0)
+        return f"{year:04d}-{month:02d}-{day:02d}" if 1 <= month <= 12 and 1 <= day <= 31 else None
+    return parse_dateline(value)
 
 
 def _json_ld_articles(soup: BeautifulSoup) -> list[dict]:
@@ -168,12 +184,16 @@ def choose_title(soup: BeautifulSoup, metadata_titles: list[str], site: str | No
     Metadata titles are often written for search engines and social cards; the visible <h1> is the
     article's own headline. An <h1> counts when at least a third of its words appear in a metadata
     title, which rules out logos, section names and widget headings; without metadata the first <h1>
-    of reasonable length stands.
+    of reasonable length stands. When one holds the other word for word, the metadata title wins:
+    an <h1> that contains it carries page furniture ("Posted on ... by ..."), and one a few words
+    shorter lost them to the design ("Recent Trends" under "8 Recent Trends").
     """
     titles = [strip_site_name(t, site) for t in metadata_titles if t]
     best, best_share = None, 0.0
     for h1 in soup.find_all("h1", limit=10):
-        text = normalize_line(h1.get_text(" ", strip=True)) or ""
+        for br in h1.find_all("br"):
+            br.replace_with(" ")
+        text = normalize_line(h1.get_text()) or ""
         words = _words(text)
         if not words or len(text) > 300 or _names_site(text, site):
             continue
@@ -182,9 +202,26 @@ def choose_title(soup: BeautifulSoup, metadata_titles: list[str], site: str | No
         share = max(len(words & _words(t)) / len(words) for t in titles)
         if share > best_share:
             best, best_share = text, share
-    if best and best_share >= 1 / 3:
-        return best
-    return titles[0] if titles else None
+    if not best or best_share < 1 / 3:
+        return titles[0] if titles else None
+    seen = _word_list(best)
+    for title in titles:
+        wanted = _word_list(title)
+        if wanted == seen and best == best.upper():
+            return title  # an all-capitals <h1> is styling
+        if _holds(seen, wanted) and _DATE_WORDS.search(re.sub(re.escape(title), "", best, flags=re.I)):
+            return title  # the <h1> holds the byline or dateline too
+    return best
+
+
+def _word_list(text: str) -> list[str]:
+    return re.findall(r"\w+", text.lower())
+
+
+def _holds(outer: list[str], inner: list[str]) -> bool:
+    """True when `inner` occurs in `outer` as a run of words and is shorter."""
+    n = len(inner)
+    return 0 < n < len(outer) and any(outer[i : i + n] == inner for i in range(len(outer) - n + 1))
 
 
 def authors_from_byline(value: str) -> list[str]:
@@ -195,33 +232,55 @@ def authors_from_byline(value: str) -> list[str]:
     return [p.strip(" .") for p in parts if p.strip(" .") and not p.lower().startswith("http")]
 
 
-def choose_authors(ld_authors: list[str], meta_author: str | None) -> str | None:
-    """Every named author, each once, in byline order, joined by ", "."""
+def choose_authors(ld_authors: list[str], meta_author: str | None, tree: etree._Element | None) -> str | None:
+    """Every named author, each once, in byline order, joined by ", ".
+
+    JSON-LD first, then the author meta tag, then trafilatura's search of the page's byline elements.
+    """
     names: list[str] = []
+    if not ld_authors and not meta_author and tree is not None:
+        byline = extract_author(tree)
+        ld_authors = [name for name in (byline or "").split(";") if name.strip()]
     for value in ld_authors or ([meta_author] if meta_author else []):
         names.extend(authors_from_byline(value))
     return ", ".join(dict.fromkeys(n for n in names if len(n) <= 80)) or None
 
 
 def choose_date(article_ld: dict, soup: BeautifulSoup, tree: etree._Element | None, url: str | None) -> str | None:
-    """The publication date: JSON-LD, then article meta tags, then <time>, then htmldate's search of the page.
+    """The publication date: htmldate's search of the page, else JSON-LD, article meta tags, then <time>.
 
-    Modification dates are never taken while a publication date exists; htmldate runs with
-    original_date so that it too prefers the first publication.
+    htmldate reads the same JSON-LD and meta sources in more formats, and with `original_date` it
+    takes the first publication over later modifications; it reads a copy of the page without
+    navigation, asides, footers and teaser cards, whose dates belong to other articles. Our own
+    chain covers pages it gives up on.
     """
-    time_tag = soup.find("time", attrs={"datetime": True})
-    date = (
-        iso_date(article_ld.get("datePublished"))
+    if tree is not None:
+        tree = deepcopy(tree)
+        for element in tree.xpath("//body//nav|//body//aside|//body//footer|//body//*[@class]"):
+            if element.tag in ("nav", "aside", "footer") or _NOT_THIS_ARTICLE.search(element.get("class", "")):
+                if element.getparent() is not None:
+                    element.getparent().remove(element)
+        try:
+            if found := find_date(tree, original_date=True, extensive_search=True, url=url):
+                return found
+        except Exception:  # htmldate gives up on odd pages in its own ways; our chain follows
+            LOGGER.debug("htmldate failed", exc_info=True)
+    time_tag = next((t for t in soup.find_all("time", attrs={"datetime": True}, limit=20) if _in_article(t)), None)
+    return (
+        iso_date(_text(article_ld.get("datePublished")))
         or iso_date(_meta(soup, *PUBLISHED_META))
         or iso_date(time_tag["datetime"] if time_tag else None)
     )
-    if date or tree is None:
-        return date
-    try:
-        return find_date(tree, original_date=True, extensive_search=True, url=url)
-    except Exception:  # htmldate gives up on odd pages in its own ways; a missing date is the answer then
-        LOGGER.debug("htmldate failed", exc_info=True)
-        return None
+
+
+def _in_article(tag) -> bool:
+    """False for an element inside navigation, asides, footers or teaser cards of other articles."""
+    for parent in tag.parents:
+        if parent.name in ("nav", "aside", "footer"):
+            return False
+        if parent.name != "body" and _NOT_THIS_ARTICLE.search(" ".join(parent.get("class") or [])):
+            return False
+    return True
 
 
 def _media_free_tree(html: str) -> etree._Element | None:
@@ -320,11 +379,12 @@ def extract_html_article(html: str, origin: str, url: str | None = None) -> Arti
         if isinstance(t, str) and t.strip()
     ]
     title = choose_title(soup, metadata_titles, site)
+    tree = _media_free_tree(html)
     author = choose_authors(
         [_text(n) for n in _names(first.get("author"))],
         next((a for a in [_text(_meta(soup, "author", "article:author", "byl"))] if a and "http" not in a), None),
+        tree,
     )
-    tree = _media_free_tree(html)
     date = choose_date(first, soup, tree, url or canonical)
     html_tag = soup.find("html")
     lang = html_tag.get("lang") if html_tag else None
@@ -360,4 +420,8 @@ def _text(value) -> str | None:
     """A metadata string with HTML entities decoded (many sites escape them twice) and spaces folded."""
     if not isinstance(value, str):
         return None
-    return normalize_line(html_lib.unescape(html_lib.unescape(value))) or None
+    for _ in range(3):
+        value, previous = html_lib.unescape(value), value
+        if value == previous:
+            break
+    return normalize_line(value) or None

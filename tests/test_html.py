@@ -11,7 +11,15 @@ from bs4 import BeautifulSoup
 
 from archive.errors import ExtractionError
 from ingest.clean import decode_bytes
-from ingest.html import clean_url, extract_html_article, extract_main_text, iso_date, strip_site_name
+from ingest.html import (
+    authors_from_byline,
+    choose_title,
+    clean_url,
+    extract_html_article,
+    extract_main_text,
+    iso_date,
+    strip_site_name,
+)
 
 PARAGRAPHS = [
     "Police forces across England and Wales recorded a sharp rise in online grooming offences last year, "
@@ -371,7 +379,12 @@ def test_strip_site_name(title: str, site: str | None, expected: str) -> None:
         ("2021-03-14T09:30:00+00:00", "2021-03-14"),
         ("2021-03-14", "2021-03-14"),
         ("Published 2021-03-14 at noon", "2021-03-14"),
-        ("14 March 2021", None),
+        ("14 March 2021", "2021-03-14"),
+        ("Jun 24, 2025", "2025-06-24"),
+        ("13/11/2025 09:21:40", "2025-11-13"),
+        ("11/13/2025", "2025-11-13"),
+        ("03/04/2025", None),  # day and month cannot be told apart
+        ("last Tuesday", None),
         ("", None),
         (None, None),
     ],
@@ -405,3 +418,110 @@ def test_sample_pages_extract_cleanly(sample: Path) -> None:
         for sentence in caption.split(". "):  # nor any sentence of it, such as the photo credit
             if len(sentence) > 15:
                 assert sentence not in article.body
+
+
+# -- rules for titles, authors, dates and figures ------------------------------------------------------------
+
+
+def _soup(body: str) -> BeautifulSoup:
+    return BeautifulSoup(f"<html><body>{body}</body></html>", "lxml")
+
+
+@pytest.mark.parametrize(
+    ("body", "metadata", "site", "expected"),
+    [
+        # the visible headline beats a search-engine title that shares its subject
+        (
+            "<h1>Ofcom sets out new duties for platforms</h1>",
+            ["New Ofcom rules: what platforms must do | Example"],
+            "Example",
+            "Ofcom sets out new duties for platforms",
+        ),
+        # a logo <h1> naming the site is skipped
+        (
+            "<h1>Example News</h1><h1>Ofcom sets out new duties</h1>",
+            ["Ofcom sets out new duties - Example News"],
+            "Example News",
+            "Ofcom sets out new duties",
+        ),
+        # an <h1> sharing nothing with the metadata is a widget heading
+        ("<h1>Newsletter</h1>", ["Ofcom sets out new duties | Example"], "Example", "Ofcom sets out new duties"),
+        # capitals are styling when the metadata has the same words
+        ("<h1>OFCOM SETS OUT NEW DUTIES</h1>", ["Ofcom sets out new duties"], None, "Ofcom sets out new duties"),
+        # a dateline inside the <h1> is furniture
+        (
+            "<h1>Ofcom sets out new duties Posted on July 1, 2024 by admin</h1>",
+            ["Ofcom sets out new duties"],
+            None,
+            "Ofcom sets out new duties",
+        ),
+        # words split by inline markup stay whole; <br> separates
+        (
+            "<h1>Ofcom sets out new <span>d</span>uties<br>for platforms</h1>",
+            [],
+            None,
+            "Ofcom sets out new duties for platforms",
+        ),
+        # no <h1>: the metadata title without the site name
+        (
+            "<p>text</p>",
+            ["Site name | Ofcom sets out new duties for platforms"],
+            "Site name",
+            "Ofcom sets out new duties for platforms",
+        ),
+        ("<p>text</p>", [], None, None),
+    ],
+)
+def test_choose_title(body: str, metadata: list[str], site: str | None, expected: str | None) -> None:
+    assert choose_title(_soup(body), metadata, site) == expected
+
+
+@pytest.mark.parametrize(
+    ("byline", "expected"),
+    [
+        ("By Jane Doe and John Roe", ["Jane Doe", "John Roe"]),
+        ("by Jane Doe, John Roe & Ann Lee", ["Jane Doe", "John Roe", "Ann Lee"]),
+        ("Written by Jane Doe | Home Affairs Editor", ["Jane Doe"]),
+        ("Jane Doe", ["Jane Doe"]),
+        ("https://example.com/authors/jane", []),
+    ],
+)
+def test_authors_from_byline(byline: str, expected: list[str]) -> None:
+    assert authors_from_byline(byline) == expected
+
+
+def test_meta_byline_with_two_names_gives_two_authors() -> None:
+    head = '<meta name="author" content="By Sam Lee and Kim Park">'
+    assert extract_html_article(page(head=head, json_ld=None), "p.html").author == "Sam Lee, Kim Park"
+
+
+def test_byline_elements_are_searched_when_metadata_names_nobody() -> None:
+    html = page(head="", json_ld=None).replace('<p class="byline">', '<p class="byline"><span class="author">')
+    html = html.replace("By Jane Doe and John Smith</p>", "By Jane Doe and John Smith</span></p>")
+    assert extract_html_article(html, "p.html").author == "Jane Doe, John Smith"
+
+
+def test_html_entities_in_metadata_are_decoded_even_when_escaped_twice() -> None:
+    head = '<meta property="og:title" content="M&amp;amp;A in child safety tech: who buys whom">'
+    article = extract_html_article(page(head=head, json_ld=None).replace(f"<h1>{HEADLINE}</h1>", ""), "p.html")
+    assert article.title == "M&A in child safety tech: who buys whom"
+
+
+def test_a_time_element_in_a_teaser_card_is_not_the_date() -> None:
+    html = page(head="", json_ld=None).replace('<time datetime="2021-03-14T09:30:00Z">14 March 2021</time>', "")
+    html = html.replace(
+        "</article>",
+        '</article><div class="related-card"><a href="/x">Older</a><time datetime="2015-01-01">1 Jan</time></div>',
+    )
+    assert extract_html_article(html, "p.html").published != "2015-01-01"
+
+
+def test_a_figure_holding_a_table_keeps_the_table_but_not_its_caption() -> None:
+    table = (
+        "<figure><table><tr><th>Year</th><th>Offences recorded</th></tr><tr><td>2019</td><td>5,441 grooming cases"
+        "</td></tr></table><figcaption>Source: police figures table caption</figcaption></figure>"
+    )
+    html = page().replace(f"<p>{PARAGRAPHS[1]}</p>", f"<p>{PARAGRAPHS[1]}</p>{table}")
+    body = extract_html_article(html, "p.html").body
+    assert "5,441 grooming cases" in body
+    assert "table caption" not in body
