@@ -100,10 +100,15 @@ def main(ctx: click.Context, data_dir: Path | None, verbose: bool) -> None:
 
 def _report_ingest(outcomes, as_json: bool, total: int) -> None:
     counts: Counter[str] = Counter()
+    warned: set[str] = set()
     with _progress(total, not as_json, "ingesting") as bar:
         for outcome in outcomes:
             counts[outcome.status] += 1
             bar.update(1)
+            if outcome.warning and outcome.warning not in warned and not as_json:
+                warned.add(outcome.warning)
+                bar.clear()
+                click.echo(f"archive: warning: {outcome.warning}", err=True)
             if as_json:
                 _emit(outcome_to_dict(outcome))
             elif outcome.status == "failed":
@@ -162,14 +167,18 @@ def _for_each_file(ctx: Context, files: tuple[str, ...], as_json: bool, to_recor
 
     refs, _ = expand_sources(list(files))
     failed = False
-    for ref, result in process(refs, ctx.config, lambda article: article):
-        if isinstance(result, Exception):
+    warned: set[str] = set()
+    for item in process(refs, ctx.config, lambda article: article):
+        if item.warning and item.warning not in warned:
+            warned.add(item.warning)
+            click.echo(f"archive: warning: {item.warning}", err=True)
+        if item.error is not None:
             failed = True
-            click.echo(f"archive: {result}", err=True)
+            click.echo(f"archive: {item.error}", err=True)
         elif as_json:
-            _emit(to_record(ref.origin, result))
+            _emit(to_record(item.origin, item.article))
         else:
-            echo_record(to_record(ref.origin, result))
+            echo_record(to_record(item.origin, item.article))
     sys.exit(1 if failed else 0)
 
 

@@ -30,8 +30,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("writer_timeout", 30.0, "Seconds a writer waits for the index lock before giving up."),
     Setting("max_input_bytes", 20_000_000, "Largest file or download the ingester reads, in bytes."),
     Setting("max_content_length", 20_000_000, "Largest web request body, in bytes."),
+    Setting("max_fetch_bytes", 10_000_000, "Largest page or feed downloaded from a URL, in bytes."),
     Setting("fetch_timeout", 20.0, "Seconds allowed for one HTTP fetch."),
     Setting("fetch_allow_private", False, "Allow fetching URLs on private, loopback or link-local addresses."),
+    Setting("feed_fetch_links", True, "Fetch the linked page of a feed entry that carries only a summary."),
     Setting("user_agent", "topic-archive/0.1 (+https://example.org/topic-archive)", "User-Agent sent when fetching."),
 )
 

@@ -54,6 +54,7 @@ class Article:
     language: str | None = None
     origin: str | None = None  # where it was ingested from: a path, URL or "-"
     fingerprint: str | None = None
+    summary_only: bool = False  # a feed entry whose full text could not be had: its summary stands in
     id: str | None = None
     ingested_at: str | None = None
     scores: list[TopicScore] = field(default_factory=list)
@@ -86,6 +87,7 @@ class IngestOutcome:
     topics: list[str] = field(default_factory=list)
     duplicate_of: str | None = None
     error: str | None = None
+    warning: str | None = None  # a problem with the input that did not stop it (a malformed feed)
 
 
 @dataclass

@@ -35,6 +35,7 @@ def extraction_to_dict(source: str, article: Article) -> dict:
         "url": article.canonical_url or article.url,
         "language": article.language,
         "publisher": article.source,  # "source" is the input here, as in every per-input record
+        "summary_only": article.summary_only,
         "text": article.body,
     }
 
@@ -76,6 +77,7 @@ def article_to_dict(article: Article) -> dict:
         "date": article.published,
         "language": article.language,
         "ingested_at": article.ingested_at,
+        "summary_only": article.summary_only,
         "text": article.body,
         "topics": article.topics,
         "scores": score_map,

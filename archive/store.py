@@ -54,10 +54,13 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX topic_corrections_article ON topic_corrections (article_id);
     """,
+    # 2: feed entries that carried only a summary are flagged as such.
+    "ALTER TABLE articles ADD COLUMN summary_only INTEGER NOT NULL DEFAULT 0",
 )
 
 _ARTICLE_COLUMNS = (
-    "id, url, canonical_url, source, title, author, published, ingested_at, language, origin, body, fingerprint"
+    "id, url, canonical_url, source, title, author, published, ingested_at, language, origin, body, fingerprint,"
+    " summary_only"
 )
 
 
@@ -140,7 +143,7 @@ class Store:
         """Insert a new article with its scores; raises sqlite3.IntegrityError on a duplicate fingerprint."""
         with self.transaction() as conn:
             conn.execute(
-                f"INSERT INTO articles ({_ARTICLE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO articles ({_ARTICLE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 _article_row(article),
             )
             _write_scores(conn, article.id, article.scores)
@@ -151,7 +154,7 @@ class Store:
             row = _article_row(article)
             conn.execute(
                 "UPDATE articles SET url=?, canonical_url=?, source=?, title=?, author=?, published=?,"
-                " ingested_at=?, language=?, origin=?, body=?, fingerprint=? WHERE id=?",
+                " ingested_at=?, language=?, origin=?, body=?, fingerprint=?, summary_only=? WHERE id=?",
                 (*row[1:], row[0]),
             )
             _write_scores(conn, article.id, article.scores)
@@ -226,6 +229,7 @@ class Store:
                 origin=r["origin"],
                 body=r["body"],
                 fingerprint=r["fingerprint"],
+                summary_only=bool(r["summary_only"]),
             )
             for r in rows
         ]
@@ -263,6 +267,7 @@ def _article_row(a: Article) -> tuple:
         a.origin,
         a.body,
         a.fingerprint,
+        int(a.summary_only),
     )
 
 

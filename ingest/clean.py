@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 from charset_normalizer import from_bytes
 
@@ -60,3 +61,27 @@ def normalize_line(text: str | None) -> str | None:
 
 def word_count(text: str) -> int:
     return len(text.split())
+
+
+LANGUAGE_SAMPLE_CHARS = 5000  # enough text to identify a language; more only costs time
+LANGUAGE_CONFIDENCE = 0.9  # below this, a language the page declares is believed instead
+MIN_LANGUAGE_WORDS = 8
+
+
+@lru_cache(maxsize=1)
+def _identifier():
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+
+
+def detect_language(text: str, declared: str | None = None) -> str | None:
+    """ISO 639-1 code of the text's language: detected (py3langid), unless detection is unsure and the
+    source declared one. Templates often declare "en" on every page, so a confident detection wins."""
+    declared = declared.split("-")[0].lower() if declared else None
+    if word_count(text) < MIN_LANGUAGE_WORDS:
+        return declared
+    language, probability = _identifier().classify(text[:LANGUAGE_SAMPLE_CHARS])
+    if probability >= LANGUAGE_CONFIDENCE or declared is None:
+        return language
+    return declared

@@ -20,29 +20,11 @@ from archive.errors import ExtractionError
 from archive.models import Article
 
 from .clean import normalize_line, normalize_text
+from .fragments import FIGURE_TEXT_TAGS, MEDIA_TAGS
 from .text import MIN_BODY_WORDS, derive_title, parse_dateline, split_paragraphs
 
 LOGGER = logging.getLogger(__name__)
 
-# Media never enters the archive: these elements go before extraction, with everything inside them.
-MEDIA_TAGS = (
-    "img",
-    "picture",
-    "source",
-    "video",
-    "audio",
-    "track",
-    "iframe",
-    "svg",
-    "figcaption",
-    "object",
-    "embed",
-    "canvas",
-    "map",
-    "noscript",
-)
-# A <figure> left holding one of these is text set apart (a table, a pull quote); any other figure is media.
-FIGURE_TEXT = ".//table|.//blockquote|.//pre|.//ul|.//ol|.//dl"
 ARTICLE_TYPES = {
     "newsarticle",
     "article",
@@ -290,8 +272,8 @@ def _media_free_tree(html: str) -> etree._Element | None:
     except (etree.ParserError, ValueError):
         return None
     etree.strip_elements(tree, *MEDIA_TAGS, with_tail=False)
-    for figure in tree.iter("figure"):
-        if not figure.xpath(FIGURE_TEXT):
+    for figure in list(tree.iter("figure")):
+        if not figure.xpath("|".join(f".//{tag}" for tag in FIGURE_TEXT_TAGS)):
             figure.drop_tree()
     return tree
 

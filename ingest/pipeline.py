@@ -1,38 +1,100 @@
-"""The ingest pipeline as numbered stages: read, extract, clean, fingerprint, tag, store."""
+"""The ingest pipeline as numbered stages: read, extract, clean, fingerprint, tag, store.
+
+One input may hold many articles (a feed, a JSON Lines file): every stage works per article, and
+every article gets its own outcome under an origin such as "feed.xml#3" or "export.jsonl:12".
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import nullcontext
+from dataclasses import dataclass
 
 from archive.config import Config
 from archive.errors import ArchiveError, ExtractionError
 from archive.models import Article, IngestOutcome
 from archive.service import Archive
 
-from .clean import decode_bytes, normalize_line, normalize_text
+from .clean import decode_bytes, detect_language, normalize_line, normalize_text
 from .dedup import fingerprint
+from .feeds import entry_article, parse_feed
 from .html import extract_html_article
+from .records import parse_records, record_article
 from .sources import RawDocument, SourceRef, expand_sources, read_source
 from .tagger import Tagger
-from .text import extract_text_article
+from .text import extract_markdown_article, extract_text_article
 
 LOGGER = logging.getLogger(__name__)
 
 
+@dataclass
+class Extracted:
+    """One article from an input, or why it could not be had; `warning` names a problem with the input."""
+
+    origin: str
+    article: Article | None = None
+    error: ArchiveError | None = None
+    warning: str | None = None
+
+
+def finish_article(article: Article) -> Article:
+    """Stages 3-4: clean text, language and fingerprint."""
+    article.title = normalize_line(article.title) or ""
+    article.body = normalize_text(article.body)
+    article.language = detect_language(article.body, article.language)
+    article.fingerprint = fingerprint(article.body)
+    return article
+
+
 def extract_article(raw: RawDocument) -> Article:
-    """Stages 2-4: text and metadata from the raw bytes, cleaned and fingerprinted; nothing is stored."""
+    """Stages 2-4 for an input that holds one article (a page, a text or Markdown file)."""
     text = decode_bytes(raw.data, raw.origin)
     if raw.kind == "html":
         article = extract_html_article(text, raw.origin, url=raw.url)
     else:
-        article = extract_text_article(text, raw.origin)
+        extract = extract_markdown_article if raw.kind == "markdown" else extract_text_article
+        article = extract(text, raw.origin)
         article.url = article.canonical_url = raw.url
-    article.title = normalize_line(article.title) or ""
-    article.body = normalize_text(article.body)
-    article.fingerprint = fingerprint(article.body)
-    return article
+    return finish_article(article)
+
+
+def page_fetcher(config: Config) -> Callable[[str], Article] | None:
+    """What a feed entry uses to read the page it links to, when the settings allow it."""
+    if not config.feed_fetch_links:
+        return None
+
+    def fetch_page(url: str) -> Article:
+        raw = read_source(SourceRef(origin=url, url=url), config)
+        if raw.kind != "html":
+            raise ExtractionError(f"{url} is not a web page.")
+        return extract_html_article(decode_bytes(raw.data, url), url, url=raw.url)
+
+    return fetch_page
+
+
+def extract_articles(raw: RawDocument, config: Config) -> Iterator[Extracted]:
+    """Stages 2-4 for any input: each article it holds, or the reason it failed."""
+    if raw.kind == "feed":
+        feed = parse_feed(raw.data, raw.origin, url=raw.url)
+        fetch_page = page_fetcher(config)
+        warning = f"{raw.origin}: {feed.problem}" if feed.problem else None
+        for entry in feed.entries:
+            origin = f"{raw.origin}#{entry.number}"
+            try:
+                yield Extracted(origin, finish_article(entry_article(entry, feed, origin, fetch_page)), warning=warning)
+            except ArchiveError as exc:
+                yield Extracted(origin, error=exc, warning=warning)
+    elif raw.kind == "records":
+        for origin, record in parse_records(decode_bytes(raw.data, raw.origin), raw.origin):
+            try:
+                if isinstance(record, ArchiveError):
+                    raise record
+                yield Extracted(origin, finish_article(record_article(record, origin)))
+            except ArchiveError as exc:
+                yield Extracted(origin, error=exc)
+    else:
+        yield Extracted(raw.origin, extract_article(raw))
 
 
 def tag_article(article: Article, tagger: Tagger) -> Article:
@@ -42,35 +104,50 @@ def tag_article(article: Article, tagger: Tagger) -> Article:
 
 
 def read_and_extract(ref: SourceRef, config: Config) -> Article:
-    """Stages 1-4 for one input."""
-    return extract_article(read_source(ref, config))
+    """Stages 1-4 for an input that holds one article; the first article of a feed or records file."""
+    for item in extract_articles(read_source(ref, config), config):
+        if item.error:
+            raise item.error
+        assert item.article is not None
+        return item.article
+    raise ExtractionError(f"{ref.origin} holds no article.")
 
 
-def process(
-    refs: Iterable[SourceRef], config: Config, work: Callable[[Article], object]
-) -> Iterator[tuple[SourceRef, object]]:
-    """Run `work` on each input's article; failures become an ExtractionError-like outcome, never an exception."""
+def process(refs: Iterable[SourceRef], config: Config, work: Callable[[Article], object]) -> Iterator[Extracted]:
+    """Run `work` on every article of every input; failures become an item's error, never an exception.
+
+    The item's `article` is replaced by what `work` returned.
+    """
     for ref in refs:
         try:
-            yield ref, work(read_and_extract(ref, config))
+            for item in extract_articles(read_source(ref, config), config):
+                if item.article is not None:
+                    try:
+                        item.article = work(item.article)
+                    except ArchiveError as exc:
+                        item.article, item.error = None, exc
+                yield item
         except ArchiveError as exc:
-            yield ref, exc
+            yield Extracted(ref.origin, error=exc)
         except Exception as exc:  # an extractor bug must not stop the rest of a batch
             LOGGER.exception("unexpected error while processing %s", ref.origin)
-            yield ref, ExtractionError(f"{ref.origin} could not be processed ({type(exc).__name__}: {exc}).")
+            error = ExtractionError(f"{ref.origin} could not be processed ({type(exc).__name__}: {exc}).")
+            yield Extracted(ref.origin, error=error)
 
 
 def ingest_refs(archive: Archive, refs: Iterable[SourceRef]) -> Iterator[IngestOutcome]:
-    """Stage 6: each input tagged and added to the archive, with an explicit outcome per input."""
+    """Stage 6: each article tagged and added to the archive, with an explicit outcome per article."""
     tagger = Tagger(archive.taxonomy)
     refs = list(refs)
     with archive.batch() if len(refs) > 1 else nullcontext():
-        for ref, result in process(refs, archive.config, lambda a: archive.add(tag_article(a, tagger))):
-            if isinstance(result, Exception):
-                yield IngestOutcome(source=ref.origin, status="failed", error=str(result))
+        for item in process(refs, archive.config, lambda a: archive.add(tag_article(a, tagger))):
+            if item.error is not None:
+                outcome = IngestOutcome(source=item.origin, status="failed", error=str(item.error))
             else:
-                result.source = ref.origin
-                yield result
+                outcome = item.article
+                outcome.source = item.origin
+            outcome.warning = item.warning
+            yield outcome
 
 
 def ingest_sources(archive: Archive, specs: list[str]) -> Iterator[IngestOutcome]:

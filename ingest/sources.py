@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -12,10 +13,24 @@ from archive.errors import ExtractionError
 
 from .fetch import fetch
 
-Kind = Literal["html", "text"]
+Kind = Literal["html", "text", "markdown", "feed", "records"]
 
 HTML_SUFFIXES = {".html", ".htm", ".xhtml", ".shtml"}
 TEXT_SUFFIXES = {".txt", ".text"}
+MARKDOWN_SUFFIXES = {".md", ".markdown", ".mdown"}
+FEED_SUFFIXES = {".xml", ".rss", ".atom", ".rdf"}
+RECORDS_SUFFIXES = {".json", ".jsonl", ".ndjson"}
+SUFFIX_KINDS: dict[str, Kind] = {
+    **dict.fromkeys(HTML_SUFFIXES, "html"),
+    **dict.fromkeys(TEXT_SUFFIXES, "text"),
+    **dict.fromkeys(MARKDOWN_SUFFIXES, "markdown"),
+    **dict.fromkeys(FEED_SUFFIXES, "feed"),
+    **dict.fromkeys(RECORDS_SUFFIXES, "records"),
+}
+# Inside folders these suffixes are too often something else (labels.json, sitemap.xml): named directly,
+# they are read as records and feeds.
+FOLDER_SKIPPED_SUFFIXES = {".json", ".xml"}
+GZIP_MAGIC = b"\x1f\x8b"
 # Files that document a folder of articles rather than being one.
 NOT_ARTICLES = ("readme", "license", "licence", "changelog", "copying")
 
@@ -49,7 +64,16 @@ def _is_candidate(path: Path) -> bool:
     # The whole name before its suffixes: "license-plate-cameras.txt" is an article, README.en.txt is not.
     if path.name.lower().split(".", 1)[0] in NOT_ARTICLES:
         return False
-    return path.suffix.lower() in HTML_SUFFIXES | TEXT_SUFFIXES
+    suffix = _suffix(path)
+    return suffix in SUFFIX_KINDS and suffix not in FOLDER_SKIPPED_SUFFIXES
+
+
+def _suffix(path: Path) -> str:
+    """The suffix that names the format: "feed.xml.gz" is a feed."""
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] == ".gz":
+        suffixes.pop()
+    return suffixes[-1] if suffixes else ""
 
 
 def expand_sources(specs: list[str]) -> tuple[list[SourceRef], int]:
@@ -77,17 +101,45 @@ def expand_sources(specs: list[str]) -> tuple[list[SourceRef], int]:
 
 
 def sniff_kind(data: bytes, hint: str | None = None) -> Kind:
-    """html or text, from a file suffix or content type when given, else from the first bytes."""
+    """The format from a file suffix or content type when it names one, else from the first bytes."""
     if hint:
         hint = hint.lower()
-        if hint in HTML_SUFFIXES or "html" in hint:
+        if hint in SUFFIX_KINDS:
+            return SUFFIX_KINDS[hint]
+        if "html" in hint:
             return "html"
-        if hint in TEXT_SUFFIXES or hint.startswith("text/plain"):
+        if any(word in hint for word in ("rss", "atom", "rdf", "xml")):
+            return "feed"
+        if "json" in hint:
+            return "records"
+        if "markdown" in hint:
+            return "markdown"
+        if hint.startswith("text/plain"):
             return "text"
     head = data[:2048].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
-    if head.startswith((b"<!doctype html", b"<html", b"<?xml")) or b"<body" in head or b"<head" in head:
+    if head.startswith((b"<rss", b"<feed", b"<rdf:rdf")):
+        return "feed"
+    if head.startswith(b"<?xml"):
+        return "html" if b"<html" in head else "feed"
+    if head.startswith((b"<!doctype html", b"<html")) or b"<body" in head or b"<head" in head:
         return "html"
+    if head.startswith((b"{", b"[")):
+        return "records"
     return "text"
+
+
+def gunzip(data: bytes, limit: int, name: str) -> bytes:
+    """Gzip-compressed input decompressed, refusing more than `limit` bytes of output (a zip bomb)."""
+    if not data.startswith(GZIP_MAGIC):
+        return data
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        out = inflater.decompress(data, limit + 1)
+    except zlib.error as exc:
+        raise ExtractionError(f"{name} is a damaged gzip file ({exc}).") from None
+    if len(out) > limit:
+        raise ExtractionError(f"{name} decompresses to more than the {limit:,}-byte limit for one input.")
+    return out
 
 
 def read_source(ref: SourceRef, config: Config) -> RawDocument:
@@ -97,14 +149,16 @@ def read_source(ref: SourceRef, config: Config) -> RawDocument:
         page = fetch(
             ref.url,
             timeout=config.fetch_timeout,
-            max_bytes=limit,
+            max_bytes=config.max_fetch_bytes,
             allow_private=config.fetch_allow_private,
             user_agent=config.user_agent,
         )
-        return RawDocument(ref.origin, page.data, sniff_kind(page.data, page.content_type), url=page.url)
+        data = gunzip(page.data, limit, ref.origin)
+        return RawDocument(ref.origin, data, sniff_kind(data, page.content_type), url=page.url)
     if ref.origin == "-":
         data = sys.stdin.buffer.read(limit + 1)
         _check_size(len(data), limit, "standard input")
+        data = gunzip(data, limit, "standard input")
         return RawDocument("-", data, sniff_kind(data))
     path = ref.path
     assert path is not None
@@ -119,7 +173,8 @@ def read_source(ref: SourceRef, config: Config) -> RawDocument:
         raise ExtractionError(f"{path} cannot be read (permission denied).") from None
     except OSError as exc:
         raise ExtractionError(f"{path} cannot be read ({exc.strerror or exc}).") from None
-    return RawDocument(str(path), data, sniff_kind(data, path.suffix))
+    data = gunzip(data, limit, str(path))
+    return RawDocument(str(path), data, sniff_kind(data, _suffix(path) or None))
 
 
 def _check_size(size: int, limit: int, name: str) -> None:

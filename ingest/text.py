@@ -6,11 +6,15 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
+from markdown_it import MarkdownIt
+
 from archive.errors import ExtractionError
 from archive.models import Article
 
 from .clean import normalize_line, normalize_text
+from .fragments import fragment_text
 
+_MARKDOWN = MarkdownIt("commonmark", {"html": True})
 TITLE_MAX_CHARS = 150
 DERIVED_TITLE_CHARS = 120
 MIN_BODY_WORDS = 25
@@ -181,3 +185,13 @@ def extract_text_article(text: str, origin: str) -> Article:
         source=normalize_line(header.source),
         origin=origin,
     )
+
+
+def markdown_to_text(markdown: str) -> str:
+    """Markdown as plain paragraphs: syntax (emphasis, links, lists, headings, code fences) removed."""
+    return fragment_text(_MARKDOWN.render(markdown))
+
+
+def extract_markdown_article(markdown: str, origin: str) -> Article:
+    """An article from a Markdown file: its first heading as the headline, then as plain text."""
+    return extract_text_article(markdown_to_text(markdown), origin)

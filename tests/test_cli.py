@@ -57,7 +57,7 @@ def test_ingest_seeds_adds_both_and_again_reports_duplicates(seeded):
     records = json_lines(again)
     assert [r["status"] for r in records] == ["duplicate", "duplicate"]
     assert {r["duplicate_of"] for r in records} == ids
-    assert set(records[0]) == {"source", "status", "id", "title", "topics", "duplicate_of", "error"}
+    assert set(records[0]) == {"source", "status", "id", "title", "topics", "duplicate_of", "error", "warning"}
     with Archive(seeded) as arch:
         assert arch.count() == 2
 
@@ -136,7 +136,7 @@ def test_extract_and_tag_store_nothing(tmp_path):
     extracted = run(data, "extract", "--json", str(SEEDS / "004_b03aa456c916806a.txt"))
     assert extracted.returncode == 0
     record = json_lines(extracted)[0]
-    assert set(record) == {"source", "title", "author", "date", "url", "language", "publisher", "text"}
+    assert set(record) == {"source", "title", "author", "date", "url", "language", "publisher", "summary_only", "text"}
     assert record["author"] == "Charles Hymas"
     assert record["title"] == "Record number of 'obscenity' offences by paedophiles sharing child abuse images"
     tagged = run(data, "tag", "--json", str(CEOP_SEED))

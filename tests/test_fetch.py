@@ -321,7 +321,7 @@ def test_read_source_fetches_a_url_and_sniffs_its_kind(server: Server, tmp_path:
 
 
 def test_read_source_applies_the_configured_size_limit(server: Server, tmp_path: Path) -> None:
-    config = load_config(tmp_path / "data", {"fetch_allow_private": True, "max_input_bytes": 100})
+    config = load_config(tmp_path / "data", {"fetch_allow_private": True, "max_fetch_bytes": 100})
     with pytest.raises(FetchError, match="100-byte limit"):
         read_source(SourceRef(origin="u", url=server.url("/big?size=101")), config)
 

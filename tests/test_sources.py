@@ -36,6 +36,9 @@ def tree(tmp_path: Path) -> Path:
         "z/y/x-deepest.xhtml",
         "license-plate-cameras.txt",  # an article whose name only starts like LICENSE
         "readmission.text",
+        "notes.md",
+        "feeds/news.rss",
+        "bulk/export.jsonl",
         # not articles:
         "README.md",
         "README.txt",
@@ -44,7 +47,7 @@ def tree(tmp_path: Path) -> Path:
         "CHANGELOG.html",
         "data.json",
         "photo.png",
-        "notes.md",
+        "sitemap.xml",  # .xml and .json are read only when named directly
         ".hidden.txt",
         ".git/HEAD.txt",
         "2021/.cache/cached.html",
@@ -60,7 +63,10 @@ def test_expand_sources_walks_folders_recursively_in_name_order(tree: Path) -> N
         "2021/d-deeper.TXT",
         "a-first.html",
         "b-second.txt",
+        "bulk/export.jsonl",
+        "feeds/news.rss",
         "license-plate-cameras.txt",
+        "notes.md",
         "readmission.text",
         "z/y/x-deepest.xhtml",
     ]
@@ -217,7 +223,7 @@ def test_size_limit_for_stdin(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, s
         pytest.param(b"<meta charset=utf-8><head><title>t</title></head>", None, "html", id="head tag"),
         pytest.param(b"Headline\n\nBy Jane Doe\n\nBody", None, "text", id="plain text"),
         pytest.param(b"Use 3 < 4 and 5 > 2 in maths.", None, "text", id="angle brackets in text"),
-        pytest.param(b"<!DOCTYPE html>", ".md", "html", id="unknown suffix falls back to content"),
+        pytest.param(b"<!DOCTYPE html>", ".docx", "html", id="unknown suffix falls back to content"),
         pytest.param(b"Just words", "application/octet-stream", "text", id="unknown type falls back to content"),
     ],
 )

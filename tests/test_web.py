@@ -24,7 +24,7 @@ SEARCH_KEYS = {"query", "total", "page", "per_page", "took_ms", "hits", "facets"
 HIT_KEYS = {"id", "title", "url", "source", "date", "topics", "score", "snippet"}
 ARTICLE_KEYS = {
     "id", "title", "url", "canonical_url", "source", "author", "date", "language",
-    "ingested_at", "text", "topics", "scores", "evidence", "sentences", "corrections",
+    "ingested_at", "summary_only", "text", "topics", "scores", "evidence", "sentences", "corrections",
 }  # fmt: skip
 XSS = "<script>alert(1)</script>"
 TOPIC_NAMES = list(TOPICS)
