@@ -13,6 +13,12 @@ from archive.errors import ExtractionError
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
 _SPACES = re.compile(r"[^\S\n]+")
 _BLANK_RUNS = re.compile(r"\n{3,}")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+def strip_control_characters(text: str) -> str:
+    """Without C0 control characters (tab and line breaks kept) and lone surrogates, which no XML parser takes."""
+    return _CONTROL.sub("", text)
 
 
 def decode_bytes(data: bytes, origin: str) -> str:

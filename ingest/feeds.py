@@ -83,12 +83,20 @@ def _problem(parsed) -> str | None:
     return text or (type(exc).__name__ if exc else "the feed is malformed")
 
 
+def _parse(data: bytes, origin: str):
+    """feedparser's result; bytes, never a str, which feedparser would read as a URL or path."""
+    try:
+        return feedparser.parse(data)
+    except Exception as exc:  # feedparser fails in its own ways on hostile input (surrogate character references)
+        raise ExtractionError(f"{origin} could not be parsed as a feed ({type(exc).__name__}).") from None
+
+
 def parse_feed(data: bytes, origin: str, url: str | None = None) -> Feed:
     """The feed's entries, or ExtractionError when nothing in it can be read as a feed.
 
     `url` is where the feed was fetched from: relative links resolve against it.
     """
-    parsed = feedparser.parse(data)  # bytes, never a str: feedparser would read a str as a URL or path
+    parsed = _parse(data, origin)
     if isinstance(parsed.get("bozo_exception"), feedparser.CharacterEncodingOverride):
         # The declared encoding was wrong or missing and feedparser guessed: charset-normalizer guesses better.
         try:
@@ -97,7 +105,7 @@ def parse_feed(data: bytes, origin: str, url: str | None = None) -> Feed:
             pass
         else:
             text = _ENCODING_DECLARATION.sub(r"\1utf-8\2", text, count=1)
-            parsed = feedparser.parse(text.encode("utf-8"))
+            parsed = _parse(text.encode("utf-8"), origin)
             if not parsed.get("bozo"):
                 parsed["bozo"], parsed["bozo_exception"] = 1, "its declared encoding was missing or wrong; detected"
     info = parsed.get("feed", {})

@@ -12,6 +12,7 @@ from urllib.parse import urljoin, urlsplit
 from archive.errors import FetchError
 
 MAX_REDIRECTS = 5
+ACCEPT = "text/html, application/rss+xml, application/atom+xml, text/markdown, text/plain;q=0.9, */*;q=0.5"
 
 
 @dataclass
@@ -59,9 +60,7 @@ def fetch(url: str, *, timeout: float, max_bytes: int, allow_private: bool, user
         conn.allow_private = allow_private
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         try:
-            conn.request(
-                "GET", target, headers={"User-Agent": user_agent, "Accept": "text/html, text/plain;q=0.9, */*;q=0.5"}
-            )
+            conn.request("GET", target, headers={"User-Agent": user_agent, "Accept": ACCEPT})
             response = conn.getresponse()
             if response.status in (301, 302, 303, 307, 308) and response.getheader("Location"):
                 url = urljoin(url, response.getheader("Location"))

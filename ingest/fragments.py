@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bs4 import BeautifulSoup
 
-from .clean import normalize_text
+from .clean import normalize_text, strip_control_characters
 
 # Media never enters the archive: these elements go, with everything inside them.
 MEDIA_TAGS = (
@@ -54,7 +54,7 @@ def fragment_text(fragment: str) -> str:
     """Text of an HTML fragment: one paragraph per block element, line breaks kept, media and code dropped."""
     if not fragment or not fragment.strip():
         return ""
-    soup = BeautifulSoup(f"<div>{fragment}</div>", "lxml")
+    soup = BeautifulSoup(f"<div>{strip_control_characters(fragment)}</div>", "lxml")
     for tag in soup.find_all([*MEDIA_TAGS, *CODE_TAGS]):
         tag.decompose()
     for figure in soup.find_all("figure"):

@@ -19,7 +19,7 @@ from trafilatura.metadata import extract_author
 from archive.errors import ExtractionError
 from archive.models import Article
 
-from .clean import normalize_line, normalize_text
+from .clean import normalize_line, normalize_text, strip_control_characters
 from .fragments import FIGURE_TEXT_TAGS, MEDIA_TAGS
 from .text import MIN_BODY_WORDS, derive_title, parse_dateline, split_paragraphs
 
@@ -64,7 +64,7 @@ _NUMERIC_DATE = re.compile(r"\b(\d{1,2})[/.](\d{1,2})[/.](\d{4})\b")
 _NOT_THIS_ARTICLE = re.compile(
     r"(?:^|\s)(?:card|cards|related|teaser|comments?|sidebar|widget|recommend\w*|promo)(?:$|[\s_-])", re.I
 )
-_XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
+_XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*>?")
 
 
 def clean_url(url: str | None) -> str | None:
@@ -337,7 +337,7 @@ def choose_body(extracted: str, ld_body: str) -> str:
 
 def extract_html_article(html: str, origin: str, url: str | None = None) -> Article:
     # lxml refuses a str that declares its encoding, and bs4 warns: XHTML pages start with one.
-    html = _XML_DECLARATION.sub("", html, count=1)
+    html = _XML_DECLARATION.sub("", strip_control_characters(html), count=1)
     soup = BeautifulSoup(html, "lxml")
     ld = _json_ld_articles(soup)
     first = ld[0] if ld else {}

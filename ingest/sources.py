@@ -139,6 +139,8 @@ def gunzip(data: bytes, limit: int, name: str) -> bytes:
         raise ExtractionError(f"{name} is a damaged gzip file ({exc}).") from None
     if len(out) > limit:
         raise ExtractionError(f"{name} decompresses to more than the {limit:,}-byte limit for one input.")
+    if not inflater.eof:
+        raise ExtractionError(f"{name} is a damaged gzip file (it ends before its data does).")
     return out
 
 

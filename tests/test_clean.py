@@ -7,7 +7,7 @@ import unicodedata
 import pytest
 
 from archive.errors import ExtractionError
-from ingest.clean import decode_bytes, normalize_line, normalize_text, word_count
+from ingest.clean import decode_bytes, detect_language, normalize_line, normalize_text, word_count
 
 ENGLISH = "The minister’s “plan” for children’s safety online was published today, said the café owner."
 FRENCH = "La police a annoncé mardi l’arrestation de trois hommes soupçonnés d’avoir partagé des images."
@@ -142,3 +142,22 @@ def test_normalize_line(value: str | None, expected: str | None) -> None:
 @pytest.mark.parametrize(("text", "count"), [("", 0), ("one", 1), ("one two\n\nthree\tfour", 4)])
 def test_word_count(text: str, count: int) -> None:
     assert word_count(text) == count
+
+
+# -- language ---------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "declared", "expected"),
+    [
+        ("Police forces recorded a sharp rise in online grooming offences against children last year.", None, "en"),
+        # a template declaring English on a French article is overruled by a confident detection
+        ("La police a arrêté douze hommes soupçonnés de pédopiégeage en ligne dans le nord du pays.", "en-US", "fr"),
+        ("Die Polizei hat zwölf Männer festgenommen, die Kinder im Internet angesprochen haben sollen.", None, "de"),
+        # too little text to tell: the declared language stands
+        ("Short note", "pt-BR", "pt"),
+        ("Short note", None, None),
+    ],
+)
+def test_detect_language(text: str, declared: str | None, expected: str | None) -> None:
+    assert detect_language(text, declared) == expected

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import io
 import sys
 from pathlib import Path
@@ -225,7 +226,39 @@ def test_size_limit_for_stdin(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, s
         pytest.param(b"Use 3 < 4 and 5 > 2 in maths.", None, "text", id="angle brackets in text"),
         pytest.param(b"<!DOCTYPE html>", ".docx", "html", id="unknown suffix falls back to content"),
         pytest.param(b"Just words", "application/octet-stream", "text", id="unknown type falls back to content"),
+        pytest.param(b"# Title", ".md", "markdown", id="markdown suffix"),
+        pytest.param(b"x", "text/markdown", "markdown", id="markdown content type"),
+        pytest.param(b"x", ".rss", "feed", id="rss suffix"),
+        pytest.param(b"x", "application/atom+xml", "feed", id="atom content type"),
+        pytest.param(b"<?xml version='1.0'?>\n<rss version='2.0'>", None, "feed", id="rss after declaration"),
+        pytest.param(b"<feed xmlns='http://www.w3.org/2005/Atom'>", None, "feed", id="atom root"),
+        pytest.param(b"<rdf:RDF xmlns:rdf='x'>", None, "feed", id="rdf root"),
+        pytest.param(b"x", ".jsonl", "records", id="json lines suffix"),
+        pytest.param(b"x", "application/json", "records", id="json content type"),
+        pytest.param(b'[{"text": "x"}]', None, "records", id="json array"),
     ],
 )
 def test_sniff_kind(data: bytes, hint: str | None, kind: str) -> None:
     assert sniff_kind(data, hint) == kind
+
+
+def test_gzip_input_is_decompressed_and_sniffed_by_its_inner_suffix(tmp_path: Path, config) -> None:
+    path = tmp_path / "news.rss.gz"
+    path.write_bytes(gzip.compress(b"<rss version='2.0'><channel></channel></rss>"))
+    raw = read_source(SourceRef(origin=str(path), path=path), config)
+    assert (raw.kind, raw.data[:4]) == ("feed", b"<rss")
+
+
+def test_gzip_that_inflates_past_the_limit_is_refused(tmp_path: Path) -> None:
+    config = load_config(tmp_path / "data", {"max_input_bytes": 10_000})
+    path = tmp_path / "bomb.txt"
+    path.write_bytes(gzip.compress(b"a" * 1_000_000))  # about 1 kB on disk
+    with pytest.raises(ExtractionError, match="decompresses to more than the 10,000-byte limit"):
+        read_source(SourceRef(origin=str(path), path=path), config)
+
+
+def test_damaged_gzip_is_refused(tmp_path: Path, config) -> None:
+    path = tmp_path / "broken.txt"
+    path.write_bytes(gzip.compress(b"some words here")[:12] + b"garbage!")
+    with pytest.raises(ExtractionError, match="damaged gzip file"):
+        read_source(SourceRef(origin=str(path), path=path), config)

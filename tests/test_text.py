@@ -357,3 +357,45 @@ def test_sample_texts_extract_cleanly(sample: Path) -> None:
     assert first != article.title  # a headline line is not repeated as the first paragraph
     # The body ends with article text, not with sharing links, newsletters, related links or credits.
     assert re.search(r"[.!?][\"”’)]*$", last), last
+
+
+# -- Markdown -------------------------------------------------------------------------------------------------
+
+MARKDOWN = """# Ofcom sets out **new** duties for platforms
+
+By Jane Doe | 14 March 2023 | 4 min read
+
+Ofcom has published [its first codes](https://www.ofcom.org.uk/codes) under the *Online Safety Act*, setting
+out what platforms must do to protect children from grooming.
+
+- Risk assessments within three months
+- Named senior managers accountable
+
+> "This is a turning point," the chief executive said.
+
+```
+code blocks keep their words
+```
+
+![A chart of reports](https://cdn.example.org/chart.png)
+
+## Share this
+"""
+
+
+def test_markdown_syntax_is_stripped_and_the_header_read() -> None:
+    from ingest.text import extract_markdown_article
+
+    article = extract_markdown_article(MARKDOWN, "note.md")
+    assert article.title == "Ofcom sets out new duties for platforms"
+    assert (article.author, article.published) == ("Jane Doe", "2023-03-14")
+    assert article.body.split("\n\n") == [
+        "Ofcom has published its first codes under the Online Safety Act, setting out what platforms must do to "
+        "protect children from grooming.",
+        "Risk assessments within three months",
+        "Named senior managers accountable",
+        '"This is a turning point," the chief executive said.',
+        "code blocks keep their words",
+    ]
+    for syntax in ("**", "](", "#", "```", "chart.png", "A chart of reports", "Share this"):
+        assert syntax not in article.body
