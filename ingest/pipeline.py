@@ -43,7 +43,8 @@ def finish_article(article: Article) -> Article:
     article.title = normalize_line(article.title) or ""
     article.body = normalize_text(article.body)
     article.language = detect_language(article.body, article.language)
-    article.fingerprint = fingerprint(article.body)
+    # A summary is often shared by several entries ("Some text."): its title tells them apart.
+    article.fingerprint = fingerprint(f"{article.title}\n\n{article.body}" if article.summary_only else article.body)
     return article
 
 

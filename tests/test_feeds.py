@@ -218,3 +218,9 @@ def test_ingesting_a_feed_twice_adds_each_entry_once(archive: Archive, tmp_path:
     assert [o.source for o in first] == [f"{path}#{n}" for n in (1, 2, 3)]
     again = list(ingest_sources(archive, [str(path)]))
     assert [o.status for o in again] == ["duplicate"] * 3
+
+
+def test_entries_sharing_a_summary_are_not_duplicates_of_each_other(archive: Archive) -> None:
+    archive.config = load_config(archive.data_dir, {"feed_fetch_links": False})
+    outcomes = list(ingest_sources(archive, [str(FEEDS / "trafilatura/feed1.atom")]))  # both say "Some text."
+    assert [o.status for o in outcomes] == ["added", "added"]
