@@ -540,3 +540,27 @@ def test_format_date(value, expected):
 )
 def test_page_window(current, count, expected):
     assert page_window(current, count) == expected
+
+
+def test_a_summary_only_article_says_so(seeded_archive, ceop_id, tmp_path):
+    from archive.config import load_config
+    from ingest.pipeline import ingest_sources
+
+    feed = tmp_path / "news.rss"
+    feed.write_text(
+        "<rss version='2.0'><channel><title>Example</title><item><title>Teaser only</title>"
+        "<link>https://news.example.org/teaser</link><description>Ofcom sets new duties.</description>"
+        "</item></channel></rss>",
+        encoding="utf-8",
+    )
+    seeded_archive.config = load_config(seeded_archive.data_dir, {"feed_fetch_links": False})
+    [outcome] = ingest_sources(seeded_archive, [str(feed)])
+    app = make_app(seeded_archive.config.data_dir)
+    try:
+        client = app.test_client()
+        notice = soup_of(client.get(f"/articles/{outcome.id}")).select_one(".article__body .notice")
+        assert notice is not None and "summary" in notice.text
+        assert soup_of(client.get(f"/articles/{ceop_id}")).select_one(".article__body .notice") is None
+        assert client.get(f"/api/articles/{outcome.id}").get_json()["summary_only"] is True
+    finally:
+        close_archive(app)
