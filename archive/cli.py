@@ -16,7 +16,15 @@ import click
 from .config import load_config
 from .errors import ArchiveError, InvalidQuery
 from .models import SearchQuery
-from .serialize import article_to_dict, extraction_to_dict, outcome_to_dict, result_to_dict, tag_to_dict
+from .serialize import (
+    CSV_COLUMNS,
+    article_to_csv_row,
+    article_to_dict,
+    extraction_to_dict,
+    outcome_to_dict,
+    result_to_dict,
+    tag_to_dict,
+)
 from .service import Archive
 from .taxonomy import load_taxonomy
 
@@ -313,6 +321,24 @@ def serve(ctx: Context, host: str | None, port: int | None) -> None:
         raise Failure(str(exc)) from None
     click.echo(f"topic-archive: serving {config.data_dir} on http://{host}:{port} (Ctrl-C stops)", err=True)
     waitress.serve(app, host=host, port=port, threads=config.threads, ident="topic-archive")
+
+
+@main.command()
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True)
+@pass_ctx
+def export(ctx: Context, fmt: str) -> None:
+    """Write every article to stdout: JSON Lines (text, topics, scores, evidence, corrections) or CSV."""
+    import csv
+
+    archive = ctx.archive()
+    if fmt == "jsonl":
+        for article in archive.articles():
+            _emit(article_to_dict(article))
+        return
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for article in archive.articles():
+        writer.writerow(article_to_csv_row(article))
 
 
 @main.command()

@@ -85,3 +85,14 @@ def article_to_dict(article: Article) -> dict:
         "sentences": {s.topic: s.sentence for s in article.scores if s.sentence},
         "corrections": [asdict(c) for c in article.corrections],
     }
+
+
+CSV_COLUMNS = ("id", "title", "url", "canonical_url", "source", "author", "date", "language", "topics", "summary_only",
+               "ingested_at", "text")  # fmt: skip
+
+
+def article_to_csv_row(article: Article) -> list[str]:
+    """One article as a CSV row in CSV_COLUMNS order; topics joined by "; "."""
+    record = article_to_dict(article)
+    record["topics"] = "; ".join(record["topics"])
+    return ["" if record[c] is None else str(record[c]) for c in CSV_COLUMNS]

@@ -151,6 +151,10 @@ class Archive:
     def count(self) -> int:
         return self.store.count()
 
+    def articles(self) -> Iterator[Article]:
+        """Every stored article with its scores and corrections, in id order, in bounded memory."""
+        return self.store.iter_articles()
+
     def close(self) -> None:
         self.index.close()
         self.store.close()
