@@ -106,6 +106,13 @@ def main(ctx: click.Context, data_dir: Path | None, verbose: bool) -> None:
     ctx.call_on_close(ctx.obj.close)
 
 
+def _warn_once(warning: str | None, warned: set[str]) -> None:
+    """A problem with an input (a malformed feed) on stderr, once however many articles it held."""
+    if warning and warning not in warned:
+        warned.add(warning)
+        click.echo(f"archive: warning: {warning}", err=True)
+
+
 def _report_ingest(outcomes, as_json: bool, total: int) -> None:
     counts: Counter[str] = Counter()
     warned: set[str] = set()
@@ -113,10 +120,9 @@ def _report_ingest(outcomes, as_json: bool, total: int) -> None:
         for outcome in outcomes:
             counts[outcome.status] += 1
             bar.update(1)
-            if outcome.warning and outcome.warning not in warned and not as_json:
-                warned.add(outcome.warning)
+            if not as_json and outcome.warning not in warned:
                 bar.clear()
-                click.echo(f"archive: warning: {outcome.warning}", err=True)
+                _warn_once(outcome.warning, warned)
             if as_json:
                 _emit(outcome_to_dict(outcome))
             elif outcome.status == "failed":
@@ -177,9 +183,7 @@ def _for_each_file(ctx: Context, files: tuple[str, ...], as_json: bool, to_recor
     failed = False
     warned: set[str] = set()
     for item in process(refs, ctx.config, lambda article: article):
-        if item.warning and item.warning not in warned:
-            warned.add(item.warning)
-            click.echo(f"archive: warning: {item.warning}", err=True)
+        _warn_once(item.warning, warned)
         if item.error is not None:
             failed = True
             click.echo(f"archive: {item.error}", err=True)

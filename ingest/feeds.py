@@ -22,7 +22,7 @@ from archive.models import Article
 
 from .clean import decode_bytes, normalize_line, word_count
 from .fragments import fragment_text
-from .html import authors_from_byline, clean_url
+from .html import authors_from_byline, clean_url, person_names
 from .text import derive_title, split_paragraphs
 
 LOGGER = logging.getLogger(__name__)
@@ -63,11 +63,8 @@ def _date(entry) -> str | None:
 
 
 def _authors(entry) -> list[str]:
-    names = [a.get("name") for a in entry.get("authors", []) if isinstance(a, dict) and a.get("name")]
-    if not names and entry.get("author"):
-        names = [entry["author"]]
     found: list[str] = []
-    for name in names:
+    for name in person_names(entry.get("authors")) or person_names(entry.get("author")):
         # RSS gives "jane@example.org (Jane Doe)": the name in brackets is the person.
         if "@" in name and "(" in name:
             name = name[name.index("(") + 1 :].rstrip(")")

@@ -60,7 +60,7 @@ _DATE_WORDS = re.compile(
     re.I,
 )
 _NUMERIC_DATE = re.compile(r"\b(\d{1,2})[/.](\d{1,2})[/.](\d{4})\b")
-# A <time> inside one of these belongs to another article (a teaser, a comment), not to this one.
+# An element with one of these classes belongs to another article (a teaser, a comment), not to this one.
 _NOT_THIS_ARTICLE = re.compile(
     r"(?:^|\s)(?:card|cards|related|teaser|comments?|sidebar|widget|recommend\w*|promo)(?:$|[\s_-])", re.I
 )
@@ -114,7 +114,7 @@ def _json_ld_articles(soup: BeautifulSoup) -> list[dict]:
     return sorted(found, key=lambda d: str(d.get("@type")).lower() == "webpage")
 
 
-def _names(value) -> list[str]:
+def person_names(value) -> list[str]:
     """Person names from a JSON-LD author value (string, object or list of either)."""
     items = value if isinstance(value, list) else [value]
     names = []
@@ -156,8 +156,12 @@ def _names_site(part: str, site: str | None) -> bool:
     return bool(site) and bool(part) and (part == site or part in site or site in part)
 
 
+def _word_list(text: str) -> list[str]:
+    return re.findall(r"\w+", text.lower())
+
+
 def _words(text: str) -> set[str]:
-    return set(re.findall(r"\w+", text.lower()))
+    return set(_word_list(text))
 
 
 def choose_title(soup: BeautifulSoup, metadata_titles: list[str], site: str | None) -> str | None:
@@ -166,9 +170,8 @@ def choose_title(soup: BeautifulSoup, metadata_titles: list[str], site: str | No
     Metadata titles are often written for search engines and social cards; the visible <h1> is the
     article's own headline. An <h1> counts when at least a third of its words appear in a metadata
     title, which rules out logos, section names and widget headings; without metadata the first <h1>
-    of reasonable length stands. When one holds the other word for word, the metadata title wins:
-    an <h1> that contains it carries page furniture ("Posted on ... by ..."), and one a few words
-    shorter lost them to the design ("Recent Trends" under "8 Recent Trends").
+    of reasonable length stands. The metadata title still wins over an all-capitals <h1> with the
+    same words (capitals are styling) and over an <h1> that holds it plus a dateline or byline.
     """
     titles = [strip_site_name(t, site) for t in metadata_titles if t]
     best, best_share = None, 0.0
@@ -194,10 +197,6 @@ def choose_title(soup: BeautifulSoup, metadata_titles: list[str], site: str | No
         if _holds(seen, wanted) and _DATE_WORDS.search(re.sub(re.escape(title), "", best, flags=re.I)):
             return title  # the <h1> holds the byline or dateline too
     return best
-
-
-def _word_list(text: str) -> list[str]:
-    return re.findall(r"\w+", text.lower())
 
 
 def _holds(outer: list[str], inner: list[str]) -> bool:
@@ -232,37 +231,33 @@ def choose_date(article_ld: dict, soup: BeautifulSoup, tree: etree._Element | No
     """The publication date: htmldate's search of the page, else JSON-LD, article meta tags, then <time>.
 
     htmldate reads the same JSON-LD and meta sources in more formats, and with `original_date` it
-    takes the first publication over later modifications; it reads a copy of the page without
-    navigation, asides, footers and teaser cards, whose dates belong to other articles. Our own
-    chain covers pages it gives up on.
+    takes the first publication over later modifications. Both it and the <time> fallback read the
+    page without navigation, asides, footers and teaser cards, whose dates belong to other articles.
     """
+    time_value = None
     if tree is not None:
-        tree = deepcopy(tree)
-        for element in tree.xpath("//body//nav|//body//aside|//body//footer|//body//*[@class]"):
-            if element.tag in ("nav", "aside", "footer") or _NOT_THIS_ARTICLE.search(element.get("class", "")):
-                if element.getparent() is not None:
-                    element.getparent().remove(element)
+        tree = _without_other_articles(tree)
         try:
             if found := find_date(tree, original_date=True, extensive_search=True, url=url):
                 return found
         except Exception:  # htmldate gives up on odd pages in its own ways; our chain follows
             LOGGER.debug("htmldate failed", exc_info=True)
-    time_tag = next((t for t in soup.find_all("time", attrs={"datetime": True}, limit=20) if _in_article(t)), None)
+        time_value = next(iter(tree.xpath("//time/@datetime")), None)
     return (
         iso_date(_text(article_ld.get("datePublished")))
         or iso_date(_meta(soup, *PUBLISHED_META))
-        or iso_date(time_tag["datetime"] if time_tag else None)
+        or iso_date(str(time_value) if time_value else None)
     )
 
 
-def _in_article(tag) -> bool:
-    """False for an element inside navigation, asides, footers or teaser cards of other articles."""
-    for parent in tag.parents:
-        if parent.name in ("nav", "aside", "footer"):
-            return False
-        if parent.name != "body" and _NOT_THIS_ARTICLE.search(" ".join(parent.get("class") or [])):
-            return False
-    return True
+def _without_other_articles(tree: etree._Element) -> etree._Element:
+    """A copy of the page without navigation, asides, footers, or teaser cards of other articles."""
+    tree = deepcopy(tree)
+    for element in tree.xpath("//body//nav|//body//aside|//body//footer|//body//*[@class]"):
+        if element.tag in ("nav", "aside", "footer") or _NOT_THIS_ARTICLE.search(element.get("class", "")):
+            if element.getparent() is not None:
+                element.getparent().remove(element)
+    return tree
 
 
 def _media_free_tree(html: str) -> etree._Element | None:
@@ -317,7 +312,7 @@ def _contains(outer: str, inner: str) -> float:
     """Share of the word 4-grams of `inner` found in `outer`."""
 
     def grams(text: str) -> set[tuple[str, ...]]:
-        tokens = re.findall(r"\w+", text.lower())
+        tokens = _word_list(text)
         return {tuple(tokens[i : i + 4]) for i in range(max(len(tokens) - 3, 0))}
 
     inner_grams = grams(inner)
@@ -363,7 +358,7 @@ def extract_html_article(html: str, origin: str, url: str | None = None) -> Arti
     title = choose_title(soup, metadata_titles, site)
     tree = _media_free_tree(html)
     author = choose_authors(
-        [_text(n) for n in _names(first.get("author"))],
+        [_text(n) for n in person_names(first.get("author"))],
         next((a for a in [_text(_meta(soup, "author", "article:author", "byl"))] if a and "http" not in a), None),
         tree,
     )

@@ -30,12 +30,16 @@ LOGGER = logging.getLogger(__name__)
 
 @dataclass
 class Extracted:
-    """One article from an input, or why it could not be had; `warning` names a problem with the input."""
+    """One article from an input, or why it could not be had; `warning` names a problem with the input.
+
+    `result` is what the pipeline's work made of the article (an IngestOutcome when ingesting).
+    """
 
     origin: str
     article: Article | None = None
     error: ArchiveError | None = None
     warning: str | None = None
+    result: object = None
 
 
 def finish_article(article: Article) -> Article:
@@ -115,18 +119,16 @@ def read_and_extract(ref: SourceRef, config: Config) -> Article:
 
 
 def process(refs: Iterable[SourceRef], config: Config, work: Callable[[Article], object]) -> Iterator[Extracted]:
-    """Run `work` on every article of every input; failures become an item's error, never an exception.
-
-    The item's `article` is replaced by what `work` returned.
-    """
+    """Run `work` on every article of every input into the item's `result`; failures become the item's
+    error, never an exception."""
     for ref in refs:
         try:
             for item in extract_articles(read_source(ref, config), config):
                 if item.article is not None:
                     try:
-                        item.article = work(item.article)
+                        item.result = work(item.article)
                     except ArchiveError as exc:
-                        item.article, item.error = None, exc
+                        item.error = exc
                 yield item
         except ArchiveError as exc:
             yield Extracted(ref.origin, error=exc)
@@ -145,7 +147,7 @@ def ingest_refs(archive: Archive, refs: Iterable[SourceRef]) -> Iterator[IngestO
             if item.error is not None:
                 outcome = IngestOutcome(source=item.origin, status="failed", error=str(item.error))
             else:
-                outcome = item.article
+                outcome = item.result
                 outcome.source = item.origin
             outcome.warning = item.warning
             yield outcome

@@ -14,7 +14,7 @@ from archive.errors import ArchiveError, ExtractionError
 from archive.models import Article
 
 from .clean import normalize_line, normalize_text
-from .html import authors_from_byline, clean_url, extract_html_article, iso_date
+from .html import choose_authors, clean_url, extract_html_article, iso_date, person_names
 from .text import MIN_BODY_WORDS, derive_title, split_paragraphs
 
 # Field names other tools use for the same thing, ours first.
@@ -67,16 +67,6 @@ def _first(record: dict, keys: tuple[str, ...]):
     return next((record[k] for k in keys if record.get(k) not in (None, "", [])), None)
 
 
-def _author(value) -> str | None:
-    values = value if isinstance(value, list) else [value]
-    names: list[str] = []
-    for item in values:
-        name = item.get("name") if isinstance(item, dict) else item
-        if isinstance(name, str):
-            names.extend(authors_from_byline(name))
-    return ", ".join(dict.fromkeys(names)) or None
-
-
 def record_article(record: dict, origin: str) -> Article:
     """The article a record describes; the record's own fields win over what its html says."""
     title = _first(record, TITLE_KEYS)
@@ -102,7 +92,7 @@ def record_article(record: dict, origin: str) -> Article:
         article.title = derive_title(split_paragraphs(article.body)[0])
     if date := iso_date(str(_first(record, DATE_KEYS) or "")):
         article.published = date
-    if author := _author(_first(record, AUTHOR_KEYS)):
+    if author := choose_authors(person_names(_first(record, AUTHOR_KEYS)), None, None):
         article.author = author
     source = _first(record, SOURCE_KEYS)
     if isinstance(source, dict):

@@ -145,7 +145,7 @@ def gunzip(data: bytes, limit: int, name: str) -> bytes:
 
 
 def read_source(ref: SourceRef, config: Config) -> RawDocument:
-    """The bytes of one input; raises an ArchiveError with a sentence for the user when it cannot."""
+    """The bytes of one input, gzip undone; raises an ArchiveError with a sentence for the user when it cannot."""
     limit = config.max_input_bytes
     if ref.url:
         page = fetch(
@@ -155,28 +155,30 @@ def read_source(ref: SourceRef, config: Config) -> RawDocument:
             allow_private=config.fetch_allow_private,
             user_agent=config.user_agent,
         )
-        data = gunzip(page.data, limit, ref.origin)
-        return RawDocument(ref.origin, data, sniff_kind(data, page.content_type), url=page.url)
-    if ref.origin == "-":
-        data = sys.stdin.buffer.read(limit + 1)
-        _check_size(len(data), limit, "standard input")
-        data = gunzip(data, limit, "standard input")
-        return RawDocument("-", data, sniff_kind(data))
-    path = ref.path
-    assert path is not None
+        origin, name, data, hint, url = ref.origin, ref.origin, page.data, page.content_type, page.url
+    elif ref.origin == "-":
+        origin, name, data, hint, url = "-", "standard input", sys.stdin.buffer.read(limit + 1), None, None
+        _check_size(len(data), limit, name)
+    else:
+        assert ref.path is not None
+        origin = name = str(ref.path)
+        data, hint, url = _read_file(ref.path, limit), _suffix(ref.path) or None, None
+    data = gunzip(data, limit, name)
+    return RawDocument(origin, data, sniff_kind(data, hint), url=url)
+
+
+def _read_file(path: Path, limit: int) -> bytes:
     if not path.exists():
         raise ExtractionError(f"{path} does not exist.")
     if path.is_dir():
         raise ExtractionError(f"{path} is a folder with no article files.")
     try:
         _check_size(path.stat().st_size, limit, str(path))
-        data = path.read_bytes()
+        return path.read_bytes()
     except PermissionError:
         raise ExtractionError(f"{path} cannot be read (permission denied).") from None
     except OSError as exc:
         raise ExtractionError(f"{path} cannot be read ({exc.strerror or exc}).") from None
-    data = gunzip(data, limit, str(path))
-    return RawDocument(str(path), data, sniff_kind(data, _suffix(path) or None))
 
 
 def _check_size(size: int, limit: int, name: str) -> None:
