@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import json
 import logging
 import sys
@@ -23,6 +22,7 @@ from .serialize import (
     extraction_to_dict,
     outcome_to_dict,
     result_to_dict,
+    snippet_text,
     tag_to_dict,
 )
 from .service import Archive
@@ -246,6 +246,7 @@ def tag(ctx: Context, files: tuple[str, ...], as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
 @click.option("--topic", "topics", multiple=True, help="Only articles with this topic (repeatable: all must match).")
 @click.option("--source", help="Only articles from this source.")
+@click.option("--lang", "language", metavar="CODE", help="Only articles in this language (ISO 639-1, e.g. en).")
 @click.option("--from", "date_from", metavar="DATE", help="Published on or after DATE (YYYY, YYYY-MM or YYYY-MM-DD).")
 @click.option("--to", "date_to", metavar="DATE", help="Published on or before DATE.")
 @click.option("--sort", type=click.Choice(["relevance", "newest", "oldest"]), default="relevance", show_default=True)
@@ -254,13 +255,24 @@ def tag(ctx: Context, files: tuple[str, ...], as_json: bool) -> None:
 @click.argument("query", nargs=-1)
 @pass_ctx
 def search(
-    ctx: Context, query: tuple[str, ...], as_json: bool, topics, source, date_from, date_to, sort, page, per_page
+    ctx: Context,
+    query: tuple[str, ...],
+    as_json: bool,
+    topics,
+    source,
+    language,
+    date_from,
+    date_to,
+    sort,
+    page,
+    per_page,
 ) -> None:
-    """Search the archive (Whoosh query syntax: AND OR NOT, "phrases", prefix*, title:, topic:)."""
+    """Search the archive (AND OR NOT, "phrases", prefix*, fuzzy~, title:, topic:, date:[2019 to 2021])."""
     request = SearchQuery(
         q=" ".join(query),
         topics=list(topics),
         source=source,
+        language=language,
         date_from=date_from,
         date_to=date_to,
         sort=sort,
@@ -280,8 +292,9 @@ def search(
     for n, hit in enumerate(result.hits, start=(page - 1) * per_page + 1):
         meta = " · ".join(x for x in (hit.source, hit.date, ", ".join(hit.topics)) if x)
         click.echo(f"\n{n}. {hit.title}  [{hit.id}]\n   {meta}")
-        snippet = hit.snippet.replace("<mark>", "").replace("</mark>", "")
-        click.echo(f"   {html.unescape(snippet)[:300]}")
+        click.echo(f"   {snippet_text(hit.snippet)[:300]}")
+    if result.suggestion:
+        click.echo(f"\nDid you mean: {result.suggestion}")
 
 
 @main.command()

@@ -24,26 +24,32 @@ from .models import Article
 LOGGER = logging.getLogger(__name__)
 
 # Bump when the schema changes: an index built with another version is rebuilt from the store.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _VERSION_FILE = "schema-version"
 
 # Accent folding before stemming, so "Europäische" and "Europaische" meet, and "arrests" finds "arrested".
-TEXT_ANALYZER = RegexTokenizer() | LowercaseFilter() | CharsetFilter(accent_map) | StopFilter() | StemFilter()
+SPELLING_ANALYZER = RegexTokenizer() | LowercaseFilter() | CharsetFilter(accent_map) | StopFilter()
+TEXT_ANALYZER = SPELLING_ANALYZER | StemFilter()
+NO_TOPIC = "none"  # the timeline's stack for articles without a topic
+
 NAME_ANALYZER = RegexTokenizer() | LowercaseFilter() | CharsetFilter(accent_map)
 
 
-def build_schema() -> Schema:
+def build_schema(text_analyzer=TEXT_ANALYZER) -> Schema:
+    """The index schema; `text_analyzer` is swapped only to read queries for spelling correction."""
     return Schema(
         id=ID(stored=True, unique=True),
-        title=TEXT(analyzer=TEXT_ANALYZER, stored=True, field_boost=3.0),
-        body=TEXT(analyzer=TEXT_ANALYZER, stored=True),
+        # spelling=True keeps the unstemmed words apart, the word list for did-you-mean
+        title=TEXT(analyzer=text_analyzer, stored=True, field_boost=3.0, spelling=True),
+        body=TEXT(analyzer=text_analyzer, stored=True, spelling=True),
         author=TEXT(analyzer=NAME_ANALYZER, stored=True),
         source=ID(stored=True, sortable=True),
         topics=KEYWORD(stored=True, commas=True, scorable=True, sortable=True),
         date=DATETIME(stored=True, sortable=True),
         year=ID(sortable=True),
         dated=ID(sortable=True),  # "1" or "0": undated articles sort after dated ones in either order
-        language=ID(stored=True),
+        language=ID(stored=True, sortable=True),
+        month_topic=ID(sortable=True),  # "2021-03:policy": month and primary topic, for the timeline
         url=STORED,
     )
 
@@ -67,6 +73,8 @@ def article_to_document(article: Article) -> dict:
     if article.published:
         doc["date"] = datetime.strptime(article.published, "%Y-%m-%d")
         doc["year"] = article.published[:4]
+        primary = article.topics[0] if article.topics else NO_TOPIC
+        doc["month_topic"] = f"{article.published[:7]}:{primary}"
     return doc
 
 

@@ -97,6 +97,7 @@ class SearchQuery:
     q: str = ""
     topics: list[str] = field(default_factory=list)
     source: str | None = None
+    language: str | None = None  # an ISO 639-1 code, as detected at ingest
     date_from: str | None = None  # YYYY, YYYY-MM or YYYY-MM-DD
     date_to: str | None = None
     sort: SortOrder = "relevance"
@@ -117,6 +118,29 @@ class Hit:
     score: float
     snippet: str
     title_html: str = ""
+    author: str | None = None
+
+
+@dataclass(frozen=True)
+class TimelineBucket:
+    """Matching articles in one month ("2021-03") or year ("2021"), split by primary topic."""
+
+    period: str
+    total: int
+    topics: dict[str, int]  # primary topic (or "none") -> count; the counts add up to total
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """Matches over time: consecutive buckets from the first dated match to the last, gaps as zeros."""
+
+    unit: Literal["month", "year"]
+    buckets: list[TimelineBucket]
+    undated: int = 0
+
+    @property
+    def peak(self) -> int:
+        return max((b.total for b in self.buckets), default=0)
 
 
 @dataclass
@@ -131,10 +155,19 @@ class SearchResult:
     hits: list[Hit]
     facets: dict[str, dict[str, int]]
     suggestion: str | None = None
+    timeline: Timeline | None = None
 
     @property
     def page_count(self) -> int:
         return max(1, -(-self.total // self.per_page))
+
+
+@dataclass(frozen=True)
+class Similar:
+    """Articles like one article: other coverage of the same event, and more on the same subject."""
+
+    same_story: list[Hit]
+    more_like_this: list[Hit]
 
 
 @dataclass

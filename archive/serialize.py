@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import html
 from dataclasses import asdict
 
-from .models import Article, IngestOutcome, SearchResult, TopicScore
+from .models import Article, Hit, IngestOutcome, SearchResult, Similar, Timeline, TopicScore
 
 
 def outcome_to_dict(outcome: IngestOutcome) -> dict:
@@ -40,6 +41,31 @@ def extraction_to_dict(source: str, article: Article) -> dict:
     }
 
 
+def hit_to_dict(hit: Hit, snippet: bool = True) -> dict:
+    record = {
+        "id": hit.id,
+        "title": hit.title,
+        "url": hit.url,
+        "source": hit.source,
+        "date": hit.date,
+        "topics": hit.topics,
+        "score": hit.score,
+    }
+    if snippet:
+        record["snippet"] = hit.snippet
+    return record
+
+
+def timeline_to_dict(timeline: Timeline | None) -> dict | None:
+    if timeline is None:
+        return None
+    return {
+        "unit": timeline.unit,
+        "buckets": [{"period": b.period, "total": b.total, "topics": b.topics} for b in timeline.buckets],
+        "undated": timeline.undated,
+    }
+
+
 def result_to_dict(result: SearchResult) -> dict:
     return {
         "query": result.query,
@@ -47,22 +73,55 @@ def result_to_dict(result: SearchResult) -> dict:
         "page": result.page,
         "per_page": result.per_page,
         "took_ms": result.took_ms,
-        "hits": [
-            {
-                "id": h.id,
-                "title": h.title,
-                "url": h.url,
-                "source": h.source,
-                "date": h.date,
-                "topics": h.topics,
-                "score": h.score,
-                "snippet": h.snippet,
-            }
-            for h in result.hits
-        ],
+        "hits": [hit_to_dict(h) for h in result.hits],
         "facets": result.facets,
+        "timeline": timeline_to_dict(result.timeline),
         "suggestion": result.suggestion,
     }
+
+
+def similar_to_dict(article_id: str, similar: Similar) -> dict:
+    return {
+        "id": article_id,
+        "same_story": [hit_to_dict(h, snippet=False) for h in similar.same_story],
+        "more_like_this": [hit_to_dict(h, snippet=False) for h in similar.more_like_this],
+    }
+
+
+EXPORT_COLUMNS = ("id", "title", "url", "source", "date", "author", "topics", "snippet")
+
+
+def hit_to_export(hit: Hit) -> dict:
+    """One search match as exported: the snippet as plain text (marks removed, entities decoded)."""
+    return {
+        "id": hit.id,
+        "title": hit.title,
+        "url": hit.url,
+        "source": hit.source,
+        "date": hit.date,
+        "author": hit.author,
+        "topics": hit.topics,
+        "snippet": snippet_text(hit.snippet),
+    }
+
+
+def hit_to_csv_row(hit: Hit) -> list[str]:
+    record = hit_to_export(hit)
+    record["topics"] = "; ".join(record["topics"])
+    return [safe_cell(record[c]) for c in EXPORT_COLUMNS]
+
+
+def snippet_text(snippet_html: str) -> str:
+    """A highlighted snippet as plain text: the only markup it holds is <mark>, all else is escaped."""
+    return html.unescape(snippet_html.replace("<mark>", "").replace("</mark>", ""))
+
+
+def safe_cell(value) -> str:
+    """A CSV cell that a spreadsheet shows as text: a leading = + - @ (or tab, CR) would start a formula."""
+    text = "" if value is None else str(value)
+    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + text
+    return text
 
 
 def article_to_dict(article: Article) -> dict:
@@ -95,4 +154,4 @@ def article_to_csv_row(article: Article) -> list[str]:
     """One article as a CSV row in CSV_COLUMNS order; topics joined by "; "."""
     record = article_to_dict(article)
     record["topics"] = "; ".join(record["topics"])
-    return ["" if record[c] is None else str(record[c]) for c in CSV_COLUMNS]
+    return [safe_cell(record[c]) for c in CSV_COLUMNS]

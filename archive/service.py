@@ -11,7 +11,7 @@ from pathlib import Path
 from .config import Config, load_config
 from .errors import ArticleNotFound
 from .index import ArchiveIndex
-from .models import Article, CheckReport, IngestOutcome, SearchQuery, SearchResult
+from .models import Article, CheckReport, Hit, IngestOutcome, SearchQuery, SearchResult, Similar
 from .search import SearchEngine
 from .store import Store, utc_now
 from .taxonomy import Taxonomy, load_taxonomy
@@ -147,6 +147,17 @@ class Archive:
     def search(self, query: SearchQuery) -> SearchResult:
         with self.index.searcher() as searcher:
             return self._engine.run(searcher, query)
+
+    def search_all(self, query: SearchQuery) -> Iterator[Hit]:
+        """Every match of `query` in its order, for exports: lazily, holding one searcher throughout."""
+        with self.index.searcher() as searcher:
+            yield from self._engine.iter_hits(searcher, query)
+
+    def similar(self, article_id: str) -> Similar:
+        """Other reports of the same event, and more articles on the same subject."""
+        self.get(article_id)  # ArticleNotFound for an unknown id
+        with self.index.searcher() as searcher:
+            return self._engine.similar(searcher, article_id)
 
     def count(self) -> int:
         return self.store.count()

@@ -66,13 +66,15 @@ def test_search_json_returns_the_ceop_article_highlighted(seeded):
     proc = run(seeded, "search", "--json", "CEOP")
     assert proc.returncode == 0
     result = json.loads(proc.stdout)
-    assert set(result) == {"query", "total", "page", "per_page", "took_ms", "hits", "facets", "suggestion"}
+    assert list(result) == ["query", "total", "page", "per_page", "took_ms", "hits", "facets", "timeline", "suggestion"]
     assert result["total"] == 1
     hit = result["hits"][0]
     assert set(hit) == {"id", "title", "url", "source", "date", "topics", "score", "snippet"}
     assert hit["title"].startswith("The Child Exploitation and Online Protection Centre (CEOP)")
     assert "<mark>CEOP</mark>" in hit["snippet"]
-    assert set(result["facets"]) == {"topic", "source", "year"}
+    assert set(result["facets"]) == {"topic", "source", "year", "language"}
+    assert result["timeline"]["unit"] == "month"
+    assert sum(b["total"] for b in result["timeline"]["buckets"]) + result["timeline"]["undated"] == 1
 
 
 def test_search_filters_and_text_output(seeded):

@@ -4,9 +4,9 @@ import re
 
 import pytest
 
-from archive.errors import InvalidQuery
+from archive.errors import ArticleNotFound, InvalidQuery
 from archive.models import Article, SearchQuery, TopicScore
-from archive.search import check_balanced, parse_date
+from archive.search import check_balanced, parse_date, split_date_ranges
 from archive.service import Archive
 from ingest.dedup import fingerprint
 
@@ -204,3 +204,177 @@ def test_parse_date_refuses_non_dates(text):
 def test_start_after_end_is_refused(archive):
     with pytest.raises(InvalidQuery, match="after"):
         archive.search(SearchQuery(date_from="2022", date_to="2020"))
+
+
+# -- the query language: dates, languages, fuzzy terms ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "q, expected",
+    [
+        ("date:2021", {"Ministers publish the Online Safety Bill"}),
+        ("date:2019-11", {"Charity helpline calls rise"}),
+        ("date:[2019 to 2021]", {"Ministers publish the Online Safety Bill", "Charity helpline calls rise"}),
+        ("date:>2020", {"Ministers publish the Online Safety Bill", "Platform removes accounts"}),
+        ("date:<2019-06", {"Police arrested a man after the CEOP referral"}),
+        ("police date:>2020", {"Platform removes accounts"}),
+        (
+            "police OR date:2021",
+            {
+                "Police arrested a man after the CEOP referral",
+                "Platform removes accounts",
+                "Ministers publish the Online Safety Bill",
+            },
+        ),  # fmt: skip
+        ("police NOT date:2013", {"Platform removes accounts"}),
+    ],
+)
+def test_dates_in_the_query(archive, q, expected):
+    result = archive.search(SearchQuery(q=q))
+    assert set(titles(result)) == expected
+    assert result.total == len(expected)
+
+
+def test_a_required_date_range_becomes_a_filter_but_one_under_or_stays(archive):
+    engine = archive._engine
+    query, ranges = split_date_ranges(engine.parse("police date:[2019 to 2021]"))
+    assert len(ranges) == 1 and "date" not in {t[0] for t in query.all_terms()}
+    query, ranges = split_date_ranges(engine.parse("police OR date:2021"))
+    assert ranges == []
+
+
+@pytest.mark.parametrize("q", ["date:banana", "date:[2019 to banana]", "police date:2021-13"])
+def test_unreadable_dates_are_refused_with_examples(archive, q):
+    with pytest.raises(InvalidQuery, match=r"date:\[2019 to 2021\]"):
+        archive.search(SearchQuery(q=q))
+
+
+def test_fuzzy_terms(archive):
+    assert titles(archive.search(SearchQuery(q="helpine~"))) == ["Charity helpline calls rise"]
+    assert archive.search(SearchQuery(q="helpine")).total == 0
+
+
+@pytest.fixture
+def languages(tmp_path):
+    arch = Archive(tmp_path / "langs")
+    for title, body, language in [
+        ("Online safety law", "The parliament passed an online safety law.", "en"),
+        ("Loi sur la sécurité", "Le parlement a adopté une loi sur la sécurité en ligne (online).", "fr"),
+    ]:
+        arch.add(Article(title=title, body=body, language=language, fingerprint=fingerprint(body)))
+    yield arch
+    arch.close()
+
+
+def test_language_filter_field_and_facet(languages):
+    assert titles(languages.search(SearchQuery(q="online", language="fr"))) == ["Loi sur la sécurité"]
+    assert titles(languages.search(SearchQuery(q="online lang:en"))) == ["Online safety law"]
+    assert languages.search(SearchQuery(q="online")).facets["language"] == {"en": 1, "fr": 1}
+
+
+# -- did-you-mean ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "q, suggestion",
+    [
+        ("helpine", "helpline"),
+        ("moderatrs", "moderators"),  # the word as written, not its stem
+        ('"online safty"', '"online safety"'),
+        ("title:charty", "title:charity"),
+        ("helpine date:2019", "helpline date:2019"),
+    ],
+)
+def test_did_you_mean_offers_a_query_that_finds_more(archive, q, suggestion):
+    result = archive.search(SearchQuery(q=q))
+    assert result.suggestion == suggestion
+    assert archive.search(SearchQuery(q=suggestion)).total > result.total
+
+
+def test_no_suggestion_when_the_words_are_known_or_results_plenty(archive):
+    assert archive.search(SearchQuery(q="helpline")).suggestion is None
+    assert archive.search(SearchQuery(q="xqzvbn")).suggestion is None  # nothing near it
+    assert archive.search(SearchQuery(q="")).suggestion is None
+
+
+# -- the timeline ---------------------------------------------------------------------------------
+
+
+def test_timeline_by_year_over_a_long_span_with_gaps_as_zeros(archive):
+    timeline = archive.search(SearchQuery(q="")).timeline
+    assert timeline.unit == "year"
+    assert [b.period for b in timeline.buckets] == [str(y) for y in range(2013, 2023)]
+    by_period = {b.period: b for b in timeline.buckets}
+    assert by_period["2015"].total == 0
+    assert by_period["2019"].topics == {"prevention": 1}
+    assert timeline.undated == 1
+    assert sum(b.total for b in timeline.buckets) + timeline.undated == 5
+
+
+def test_timeline_by_month_over_a_short_span(archive):
+    timeline = archive.search(SearchQuery(q="", date_from="2019", date_to="2021")).timeline
+    assert timeline.unit == "month"
+    assert timeline.buckets[0].period == "2019-11" and timeline.buckets[-1].period == "2021-05"
+    assert len(timeline.buckets) == 19
+    assert [b.period for b in timeline.buckets if b.total] == ["2019-11", "2021-05"]
+    assert timeline.buckets[0].topics == {"prevention": 1}
+    assert timeline.buckets[-1].total == 1 and set(timeline.buckets[-1].topics) <= {"policy", "platform_moderation"}
+
+
+def test_timeline_stacks_add_up_to_the_total(archive):
+    for bucket in archive.search(SearchQuery(q="")).timeline.buckets:
+        assert sum(bucket.topics.values()) == bucket.total
+
+
+def test_timeline_of_undated_matches_only(archive):
+    timeline = archive.search(SearchQuery(q="markup")).timeline
+    assert timeline.buckets == [] and timeline.undated == 1
+
+
+# -- every match, for exports ---------------------------------------------------------------------
+
+
+def test_search_all_yields_every_match_in_order(archive):
+    hits = list(archive.search_all(SearchQuery(q="", sort="oldest", per_page=1)))
+    assert len(hits) == 5
+    assert [h.date for h in hits] == ["2013-04-02", "2019-11-20", "2021-05-12", "2022-02-01", None]
+    assert all(h.snippet for h in hits)
+
+
+# -- similar articles -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def story(tmp_path):
+    arch = Archive(tmp_path / "story")
+    reports = [
+        ("Operation Falcon: police arrest 40 in grooming network raid",
+         "Police in Manchester arrested forty people in Operation Falcon, a raid on an online grooming "
+         "network that targeted children through gaming chats. Detectives seized phones and laptops.",
+         "2023-06-01", "Harbour Courier"),
+        ("Forty arrested in Operation Falcon grooming raid",
+         "Forty people were arrested by Manchester police in Operation Falcon, which broke up an online "
+         "grooming network that used gaming chats to reach children. Phones and laptops were seized.",
+         "2023-06-02", "Northern Ledger"),
+        ("Gaming chats used for grooming, charity warns",
+         "A charity warned parents that online grooming often starts in gaming chats, and urged "
+         "children to report strangers. Police welcomed the advice.",
+         "2021-01-10", "Civic Tech Review"),
+        ("Bread prices rise", "The price of bread rose again this month, bakers said.", "2023-06-01", "Daily"),
+    ]  # fmt: skip
+    for title, body, date, source in reports:
+        arch.add(Article(title=title, body=body, published=date, source=source, fingerprint=fingerprint(body)))
+    yield arch
+    arch.close()
+
+
+def test_similar_tells_the_same_story_apart_from_more_like_this(story):
+    first = story.search(SearchQuery(q='"Operation Falcon" police arrest 40')).hits[0]
+    similar = story.similar(first.id)
+    assert [h.title for h in similar.same_story] == ["Forty arrested in Operation Falcon grooming raid"]
+    assert [h.title for h in similar.more_like_this] == ["Gaming chats used for grooming, charity warns"]
+
+
+def test_similar_of_an_unknown_article_is_not_found(story):
+    with pytest.raises(ArticleNotFound):
+        story.similar("nope")

@@ -20,7 +20,7 @@ from web.search import page_window
 from web.search_state import BadParameter, SearchState
 from web.security import HEADERS
 
-SEARCH_KEYS = {"query", "total", "page", "per_page", "took_ms", "hits", "facets", "suggestion"}
+SEARCH_KEYS = {"query", "total", "page", "per_page", "took_ms", "hits", "facets", "timeline", "suggestion"}
 HIT_KEYS = {"id", "title", "url", "source", "date", "topics", "score", "snippet"}
 ARTICLE_KEYS = {
     "id", "title", "url", "canonical_url", "source", "author", "date", "language",
@@ -340,13 +340,13 @@ def test_api_search_has_the_cli_shape(client, ceop_id):
     body = response.get_json()
     assert response.status_code == 200
     assert set(body) == SEARCH_KEYS
-    assert set(body["facets"]) == {"topic", "source", "year"}
+    assert set(body["facets"]) == {"topic", "source", "year", "language"}
     assert (body["query"], body["total"], body["page"], body["per_page"]) == ("CEOP", 1, 1, 10)
     (hit,) = body["hits"]
     assert set(hit) == HIT_KEYS
     assert hit["id"] == ceop_id and "<mark>CEOP</mark>" in hit["snippet"]
     assert set(hit["topics"]) <= set(TOPIC_NAMES) and hit["topics"]
-    assert list(body) == ["query", "total", "page", "per_page", "took_ms", "hits", "facets", "suggestion"]
+    assert list(body) == ["query", "total", "page", "per_page", "took_ms", "hits", "facets", "timeline", "suggestion"]
 
 
 @pytest.mark.parametrize("query_string", ['q="online+harms', "q=x&page=x", "q=x&topic=astrology", "q=x&from=soon"])
