@@ -7,12 +7,19 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from html import escape
 
 from whoosh import highlight, sorting
-from whoosh.qparser import FieldAliasPlugin, FuzzyTermPlugin, GtLtPlugin, MultifieldParser, QueryParser
-from whoosh.qparser.dateparse import DateParserPlugin
+from whoosh.qparser import (
+    FieldAliasPlugin,
+    FuzzyTermPlugin,
+    GtLtPlugin,
+    MultifieldParser,
+    PlusMinusPlugin,
+    QueryParser,
+)
+from whoosh.qparser.dateparse import DateParserPlugin, DateRangeNode
 from whoosh.query import And, DateRange, Every, FuzzyTerm, NumericRange, Query, Term
 from whoosh.reading import IndexReader
 from whoosh.searching import Searcher
@@ -83,20 +90,65 @@ def parse_date(text: str, end: bool) -> datetime:
     return moment.replace(hour=23, minute=59, second=59) if end else moment
 
 
-class StemFuzzyTerm(FuzzyTerm):
-    """A fuzzy term matched against the field's stems.
+class WordFuzzyTerm(FuzzyTerm):
+    """A fuzzy term that finds the stems of words near the word as typed, and stems near its stem.
 
-    With spelling on, Whoosh matches fuzzy terms against the field's unstemmed word list, while the
-    query text and the postings hold stems, so `helpine~` found nothing; this compares stems with stems.
+    With spelling on, Whoosh matched fuzzy terms against the field's unstemmed word list using the
+    query's stem, then looked those words up among stems, so `groming~` found nothing.
     """
 
+    word: str = ""  # the word as typed, set by the parser node
+
     def _btexts(self, ixreader):
-        return IndexReader.terms_within(ixreader, self.fieldname, self.text, self.maxdist, prefix=self.prefixlength)
+        near_stems = IndexReader.terms_within(ixreader, self.fieldname, self.text, self.maxdist, self.prefixlength)
+        found = set(near_stems)
+        field = ixreader.schema[self.fieldname]
+        if self.word and field.separate_spelling():
+            for word in ixreader.terms_within(self.fieldname, self.word, self.maxdist, prefix=self.prefixlength):
+                found.update(token.text for token in field.analyzer(word))
+        return sorted(t for t in found if (self.fieldname, t) in ixreader)
 
 
-class StemFuzzyTermPlugin(FuzzyTermPlugin):
+class WordFuzzyTermPlugin(FuzzyTermPlugin):
     class FuzzyTermNode(FuzzyTermPlugin.FuzzyTermNode):
-        qclass = StemFuzzyTerm
+        qclass = WordFuzzyTerm
+
+        def query(self, parser):
+            q = super().query(parser)
+            if isinstance(q, WordFuzzyTerm):
+                q.word = self.text.lower()
+            return q
+
+
+class StrictDateParserPlugin(DateParserPlugin):
+    """Dates in queries, with `date:>2020` meaning after 2020 and `date:<2019-06` before June 2019.
+
+    Whoosh's plugin reads `>` as `>=` and `<` as `<=` for dates; these two cases keep their strictness.
+    """
+
+    def range_to_dt(self, node):
+        strict_start = node.start and node.startexcl and not node.end
+        strict_end = node.end and node.endexcl and not node.start
+        if not (strict_start or strict_end):
+            return super().range_to_dt(node)
+        bound = self._bound_from(node.start if strict_start else node.end)
+        if bound is None:
+            return self.errorize(node.start if strict_start else node.end, node)
+        if strict_start:
+            start, end = _ceil(bound) + timedelta(microseconds=1), None
+        else:
+            start, end = None, _floor(bound) - timedelta(microseconds=1)
+        ranged = DateRangeNode(node.fieldname, start, end, boost=node.boost)
+        ranged.startchar, ranged.endchar = node.startchar, node.endchar
+        return ranged
+
+
+def _ceil(moment) -> datetime:
+    return moment.ceil() if hasattr(moment, "ceil") else moment
+
+
+def _floor(moment) -> datetime:
+    return moment.floor() if hasattr(moment, "floor") else moment
 
 
 class SearchEngine:
@@ -130,9 +182,11 @@ class SearchEngine:
 
     def _parser(self, parser: QueryParser) -> QueryParser:
         parser.add_plugin(FieldAliasPlugin({"topics": ["topic"], "language": ["lang"]}))
+        # -word leaves out, +word requires; only at the start of a word, so that date:2021-03 stays a date
+        parser.add_plugin(PlusMinusPlugin(plusexpr=r"(?<![^\s(])\+", minusexpr=r"(?<![^\s(])-"))
         parser.add_plugin(GtLtPlugin())  # date:>2020
-        parser.add_plugin(StemFuzzyTermPlugin())  # grooming~ and grooming~2
-        parser.add_plugin(DateParserPlugin(callback=self._note_date_error))  # date:2021-03, date:[2019 to 2021]
+        parser.add_plugin(WordFuzzyTermPlugin())  # grooming~ and grooming~2
+        parser.add_plugin(StrictDateParserPlugin(callback=self._note_date_error))  # date:2021-03, date:[2019 to 2021]
         return parser
 
     def _note_date_error(self, text) -> None:

@@ -34,3 +34,24 @@ def seeded_archive(archive: Archive) -> Archive:
     outcomes = list(ingest_sources(archive, [str(SEEDS)]))
     assert [o.status for o in outcomes] == ["added", "added"], outcomes
     return archive
+
+
+def make_app(data_dir: Path, **extra):
+    """The web app in test mode over the archive at `data_dir`."""
+    from web import create_app
+
+    return create_app({"TESTING": True, "DATA_DIR": str(data_dir), **extra})
+
+
+@pytest.fixture
+def app(seeded_archive):
+    from web.extension import close_archive
+
+    app = make_app(seeded_archive.config.data_dir)
+    yield app
+    close_archive(app)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from archive.models import SearchQuery
+from archive.service import Archive
 from web import create_app
 from web.extension import close_archive
 
@@ -46,20 +50,42 @@ def chromium():
         browser.close()
 
 
-@pytest.fixture
-def live_url(seeded_archive):
+@contextmanager
+def serving(data_dir: Path) -> Iterator[str]:
     """The app over HTTP on a free loopback port, served by waitress in a thread."""
     import waitress
 
-    app = create_app({"DATA_DIR": str(seeded_archive.config.data_dir)})
+    app = create_app({"DATA_DIR": str(data_dir)})
     server = waitress.create_server(app, host="127.0.0.1", port=0, threads=2)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.effective_port}"
-    server.close()
-    thread.join(timeout=10)
-    server.task_dispatcher.shutdown()
-    close_archive(app)
+    try:
+        yield f"http://127.0.0.1:{server.effective_port}"
+    finally:
+        server.close()
+        thread.join(timeout=10)
+        server.task_dispatcher.shutdown()
+        close_archive(app)
+
+
+@pytest.fixture
+def live_url(seeded_archive):
+    with serving(seeded_archive.config.data_dir) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def samples_url(tmp_path_factory):
+    """The app serving the bundled sample articles (30 reports over 15 years)."""
+    from ingest.pipeline import ingest_refs
+    from ingest.sources import expand_sources
+
+    data_dir = tmp_path_factory.mktemp("samples") / "data"
+    with Archive(data_dir) as arch:
+        refs, _ = expand_sources([str(Path(__file__).resolve().parent.parent / "archive" / "samples")])
+        assert all(o.status == "added" for o in ingest_refs(arch, refs))
+    with serving(data_dir) as url:
+        yield url
 
 
 @pytest.fixture
@@ -153,3 +179,77 @@ def test_facets_fold_away_on_phones_and_open_on_tap(live_url, page_factory):
     wide = page_factory()
     wide.goto(live_url + "/search?q=images")
     assert wide.locator(".facet--topic .facet__link").first.is_visible()  # a sidebar, always open
+
+
+def results_count(page) -> int:
+    return int(page.locator(".results-head__title").inner_text().split()[0].replace(",", ""))
+
+
+def test_a_researchers_walk_through_search(samples_url, page_factory, console_errors, tmp_path):
+    """Search, narrow by topic and dates, sort, page, export, then read an article and one like it."""
+    page = page_factory()
+    page.goto(samples_url + "/")
+    page.get_by_label("Search the archive").fill("child")
+    page.get_by_role("button", name="Search").click()
+    page.wait_for_url("**/search?q=child*")
+    everything = results_count(page)
+    assert page.locator("svg.timeline__chart a.timeline__bar").count() > 3
+
+    page.locator(".facet--topic .facet__link", has_text="Law enforcement").click()
+    page.wait_for_url("**topic=law_enforcement*")
+    by_topic = results_count(page)
+    assert 10 < by_topic < everything
+    assert page.locator(".chip", has_text="Topic: Law enforcement").is_visible()
+
+    page.get_by_label("From", exact=True).fill("2010")
+    page.get_by_label("To", exact=True).fill("2026-12")
+    page.get_by_role("button", name="Apply dates").click()
+    page.wait_for_url("**from=2010*")
+    assert page.locator(".chip", has_text="From: 2010").is_visible()
+    assert results_count(page) > 10  # two pages
+
+    page.get_by_label("Sort results").select_option("newest")
+    page.locator("main").get_by_role("button", name="Search").click()
+    page.wait_for_url("**sort=newest*")
+    dates = page.locator(".hit__meta time").evaluate_all("nodes => nodes.map(n => n.getAttribute('datetime'))")
+    assert dates == sorted(dates, reverse=True) and len(dates) == 10
+
+    page.get_by_role("link", name="Next →").click()
+    page.wait_for_url("**page=2*")
+    assert page.locator(".pagination__page.is-current").inner_text() == "2"
+    total = results_count(page)
+    assert page.locator(".hit").count() == total - 10
+
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Export CSV").click()
+    saved = tmp_path / "export.csv"
+    download.value.save_as(saved)
+    with saved.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == total and all("law_enforcement" in r["topics"] for r in rows)
+
+    first = page.locator(".hit__title a").first
+    title = first.inner_text()
+    first.click()
+    page.wait_for_url("**/articles/*")
+    assert page.locator("h1.article__title").inner_text() == title
+    similar = page.locator("#more-like-this ~ .related__list a.related__title").first
+    similar_title = similar.inner_text()
+    similar.click()
+    page.wait_for_url("**/articles/*")
+    assert page.locator("h1.article__title").inner_text() == similar_title
+    assert console_errors == []
+
+
+def test_timeline_bar_narrows_by_keyboard(samples_url, page_factory, console_errors):
+    page = page_factory()
+    page.goto(samples_url + "/search?q=police")
+    bar = page.locator("svg.timeline__chart a.timeline__bar").first
+    label = bar.get_attribute("aria-label")
+    year = label[:4]
+    bar.focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"**from={year}-01-01*")
+    assert page.locator(".chip", has_text=f"Year: {year}").is_visible()
+    assert results_count(page) == int(label.split(": ")[1].split()[0])
+    assert console_errors == []

@@ -378,3 +378,31 @@ def test_similar_tells_the_same_story_apart_from_more_like_this(story):
 def test_similar_of_an_unknown_article_is_not_found(story):
     with pytest.raises(ArticleNotFound):
         story.similar("nope")
+
+
+def test_greater_than_a_date_is_strict_and_or_equal_is_not(archive):
+    assert set(titles(archive.search(SearchQuery(q="date:>2021")))) == {"Platform removes accounts"}
+    assert archive.search(SearchQuery(q="date:>=2021")).total == 2
+    assert set(titles(archive.search(SearchQuery(q="date:<2019-11-20")))) == {
+        "Police arrested a man after the CEOP referral"
+    }
+    assert archive.search(SearchQuery(q="date:<=2019-11-20")).total == 2
+
+
+def test_fuzzy_terms_start_from_the_word_as_typed(archive):
+    # "moderatrs" stems to "moderatr", far from the stem "moder"; the typed word is one edit from "moderators"
+    assert titles(archive.search(SearchQuery(q="moderatrs~"))) == ["Platform removes accounts"]
+
+
+def test_a_leading_minus_leaves_a_word_out(archive):
+    with_police = archive.search(SearchQuery(q="arrested")).total
+    assert with_police == 2
+    assert titles(archive.search(SearchQuery(q="arrested -police"))) == ["Undated note <script>alert(1)</script>"]
+    assert archive.search(SearchQuery(q="arrested NOT police")).total == 1
+
+
+def test_a_minus_inside_a_date_or_word_is_not_an_exclusion(archive):
+    assert titles(archive.search(SearchQuery(q="police date:2013-04"))) == [
+        "Police arrested a man after the CEOP referral"
+    ]
+    assert archive.search(SearchQuery(q="helpline-calls")).total == 1

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
@@ -13,7 +12,7 @@ from werkzeug.datastructures import MultiDict
 
 from archive.models import TOPICS, SearchQuery, SearchResult
 from ingest.pipeline import ingest_sources
-from web import create_app
+from tests.conftest import make_app
 from web.extension import close_archive
 from web.formatting import format_date, highlighted, paragraphs
 from web.search import page_window
@@ -28,22 +27,6 @@ ARTICLE_KEYS = {
 }  # fmt: skip
 XSS = "<script>alert(1)</script>"
 TOPIC_NAMES = list(TOPICS)
-
-
-def make_app(data_dir: Path, **extra):
-    return create_app({"TESTING": True, "DATA_DIR": str(data_dir), **extra})
-
-
-@pytest.fixture
-def app(seeded_archive):
-    app = make_app(seeded_archive.config.data_dir)
-    yield app
-    close_archive(app)
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
 
 
 @pytest.fixture

@@ -47,6 +47,7 @@ def show(article_id: str):
         "article.html",
         article=article,
         topic_rows=topic_rows(article),
+        similar=arch.similar(article_id),
         back_url=back_url(),
         state=SearchState(),  # the header's search form starts a fresh search
     )

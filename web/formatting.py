@@ -86,6 +86,22 @@ def host_of(url: str | None) -> str:
     return host.removeprefix("www.")
 
 
+# Names for the languages the archive most often holds; any other code is shown as the code itself.
+LANGUAGE_NAMES = {
+    "ar": "Arabic", "bg": "Bulgarian", "cs": "Czech", "da": "Danish", "de": "German", "el": "Greek",
+    "en": "English", "es": "Spanish", "et": "Estonian", "fi": "Finnish", "fr": "French", "ga": "Irish",
+    "hi": "Hindi", "hr": "Croatian", "hu": "Hungarian", "id": "Indonesian", "it": "Italian", "ja": "Japanese",
+    "ko": "Korean", "lt": "Lithuanian", "lv": "Latvian", "mt": "Maltese", "nl": "Dutch", "no": "Norwegian",
+    "pl": "Polish", "pt": "Portuguese", "ro": "Romanian", "ru": "Russian", "sk": "Slovak", "sl": "Slovenian",
+    "sv": "Swedish", "th": "Thai", "tr": "Turkish", "uk": "Ukrainian", "vi": "Vietnamese", "zh": "Chinese",
+}  # fmt: skip
+
+
+def language_name(code: str | None) -> str:
+    """'en' -> 'English'; an unlisted code is shown as given."""
+    return LANGUAGE_NAMES.get((code or "").lower(), code or "unknown")
+
+
 def topic_label(name: str) -> str:
     """The taxonomy's label for a topic name ('law_enforcement' -> 'Law enforcement')."""
     return get_archive().taxonomy.label(name)
@@ -94,6 +110,7 @@ def topic_label(name: str) -> str:
 def init_app(app: Flask) -> None:
     app.jinja_env.filters.update(
         topic_label=topic_label,
+        language_name=language_name,
         format_date=format_date,
         format_timestamp=format_timestamp,
         format_ms=format_ms,

@@ -10,8 +10,9 @@ from archive.errors import InvalidQuery
 from archive.models import SearchResult
 
 from .extension import get_archive
-from .formatting import topic_label
+from .formatting import language_name, topic_label
 from .search_state import BadParameter, SearchState, state_from_request
+from .timeline import timeline_chart
 
 bp = Blueprint("search", __name__)
 
@@ -57,13 +58,14 @@ def _render(state: SearchState, *, result: SearchResult | None = None, error: st
         error=error,
         chips=state.chips(topic_label),
         facets=facet_groups(state, result) if result else [],
+        timeline=timeline_chart(result.timeline, state, get_archive().taxonomy.names, topic_label) if result else None,
         pages=page_window(state.page, result.page_count) if result else [],
         past_end=bool(result and result.total and state.page > result.page_count),
     )
 
 
 def facet_groups(state: SearchState, result: SearchResult) -> list[FacetGroup]:
-    """Topic, source and year facets with links that add (or, when selected, remove) a filter."""
+    """Topic, source, year and language facets with links that add (or, when selected, remove) a filter."""
     facets = result.facets
     topics = [
         FacetValue(
@@ -96,10 +98,21 @@ def facet_groups(state: SearchState, result: SearchResult) -> list[FacetGroup]:
         )
         for year in sorted(year_counts, reverse=True)
     ]
+    languages = [
+        FacetValue(
+            code,
+            language_name(code),
+            count,
+            state.url(language=None) if code == state.language else state.url(language=code),
+            code == state.language,
+        )
+        for code, count in _top(facets.get("language", {}), [state.language])
+    ]
     groups = [
         FacetGroup("topic", "Topic", topics),
         FacetGroup("source", "Source", sources),
         FacetGroup("year", "Year", years),
+        FacetGroup("language", "Language", languages),
     ]
     return [g for g in groups if g.values]
 

@@ -12,10 +12,13 @@ from werkzeug.datastructures import MultiDict
 
 from archive.models import SearchQuery
 
+from .formatting import language_name
+
 SORTS: tuple[str, ...] = ("relevance", "newest", "oldest")
 MAX_QUERY_LENGTH = 1000
 _WHOLE_YEAR = re.compile(r"([0-9]{4})-01-01")
 _DIGITS = re.compile(r"[0-9]{1,9}")
+_LANGUAGE = re.compile(r"[a-z]{2,3}")
 
 
 class BadParameter(ValueError):
@@ -37,6 +40,7 @@ class SearchState:
     q: str = ""
     topics: tuple[str, ...] = ()
     source: str | None = None
+    language: str | None = None
     date_from: str | None = None
     date_to: str | None = None
     sort: str = "relevance"
@@ -62,6 +66,7 @@ class SearchState:
             q=q,
             topics=topics,
             source=args.get("source", "").strip() or None,
+            language=_language(args.get("lang")),
             date_from=args.get("from", "").strip() or None,
             date_to=args.get("to", "").strip() or None,
             sort=sort,
@@ -71,7 +76,7 @@ class SearchState:
 
     @property
     def has_filters(self) -> bool:
-        return bool(self.topics or self.source or self.date_from or self.date_to)
+        return bool(self.topics or self.source or self.language or self.date_from or self.date_to)
 
     @property
     def is_overview(self) -> bool:
@@ -91,6 +96,7 @@ class SearchState:
             q=self.q,
             topics=list(self.topics),
             source=self.source,
+            language=self.language,
             date_from=self.date_from,
             date_to=self.date_to,
             sort=self.sort,  # type: ignore[arg-type]  # checked against SORTS when read
@@ -104,7 +110,8 @@ class SearchState:
         if self.q:
             pairs.append(("q", self.q))
         pairs += [("topic", t) for t in self.topics]
-        for name, value in (("source", self.source), ("from", self.date_from), ("to", self.date_to)):
+        named = (("source", self.source), ("lang", self.language), ("from", self.date_from), ("to", self.date_to))
+        for name, value in named:
             if value:
                 pairs.append((name, value))
         if self.sort != "relevance":
@@ -129,6 +136,10 @@ class SearchState:
     def with_year(self, year: str) -> str:
         return self.url(date_from=f"{year}-01-01", date_to=f"{year}-12-31")
 
+    def export_url(self, endpoint: str) -> str:
+        """The URL of another view of the same search (export, feed, JSON), from its first page."""
+        return url_for(endpoint, **_flatten(replace(self, page=1).params()))
+
     def page_url(self, page: int) -> str:
         return self.url(page=page)
 
@@ -137,6 +148,8 @@ class SearchState:
         chips = [Chip(f"Topic: {topic_label(t)}", self.without_topic(t)) for t in self.topics]
         if self.source:
             chips.append(Chip(f"Source: {self.source}", self.url(source=None)))
+        if self.language:
+            chips.append(Chip(f"Language: {language_name(self.language)}", self.url(language=None)))
         if self.year:
             chips.append(Chip(f"Year: {self.year}", self.url(date_from=None, date_to=None)))
         else:
@@ -145,6 +158,15 @@ class SearchState:
             if self.date_to:
                 chips.append(Chip(f"To: {self.date_to}", self.url(date_to=None)))
         return chips
+
+
+def _language(raw: str | None) -> str | None:
+    text = (raw or "").strip().lower()
+    if not text:
+        return None
+    if not _LANGUAGE.fullmatch(text):
+        raise BadParameter(f"The language must be a two-letter code such as en or fr, not “{text[:20]}”.")
+    return text
 
 
 def _positive_int(raw: str | None, what: str) -> int | None:
