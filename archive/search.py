@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import calendar
+import heapq
 import re
 import threading
 import time
+import unicodedata
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import datetime, timedelta
 from html import escape
 
@@ -20,10 +24,11 @@ from whoosh.qparser import (
     QueryParser,
 )
 from whoosh.qparser.dateparse import DateParserPlugin, DateRangeNode
-from whoosh.query import And, DateRange, Every, FuzzyTerm, NumericRange, Query, Term
+from whoosh.query import And, Every, FuzzyTerm, NumericRange, Query
 from whoosh.reading import IndexReader
 from whoosh.searching import Searcher
 
+from .columns import SearcherCache, intersect
 from .errors import InvalidQuery
 from .index import NO_TOPIC, SPELLING_ANALYZER, build_schema
 from .models import Hit, SearchQuery, SearchResult, Similar, Timeline, TimelineBucket
@@ -31,7 +36,10 @@ from .models import Hit, SearchQuery, SearchResult, Similar, Timeline, TimelineB
 SNIPPET_CHARS = 240  # the lead shown when no sentence holds a match
 SENTENCE_CHARS = 300
 SNIPPET_SENTENCES = 2
+SNIPPET_CANDIDATES = 8  # sentences holding a query term that are analysed for the snippet
+_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|\n+")
 FACET_FIELDS = {"topic": "topics", "source": "source", "year": "year", "language": "language"}
+KEPT_SEARCHER_CACHES = 2  # the current searcher's, and the one before while requests finish with it
 SPELLED_FIELDS = ("title", "body")  # the fields whose words did-you-mean checks
 FEW_RESULTS = 3  # below this many hits, a corrected query is tried for did-you-mean
 DATE_HELP = (
@@ -157,6 +165,8 @@ class SearchEngine:
     def __init__(self, schema) -> None:
         self.schema = schema
         self._date_errors = threading.local()  # the parser is shared by threads; its date errors are not
+        self._caches: OrderedDict[int, SearcherCache] = OrderedDict()
+        self._caches_lock = threading.Lock()
         self.parser = self._parser(MultifieldParser(["title", "body"], schema))
         # Did-you-mean reads the query again without stemming, to compare the words people typed.
         self._spelling_parser = self._parser(QueryParser("body", build_schema(SPELLING_ANALYZER)))
@@ -192,76 +202,99 @@ class SearchEngine:
     def _note_date_error(self, text) -> None:
         self._date_errors.found.append(str(text))
 
-    def build_filter(self, request: SearchQuery, extra: list[Query] | None = None) -> Query | None:
-        parts: list[Query] = [Term("topics", t) for t in request.topics]
+    def prepare(self, request: SearchQuery) -> tuple[Query, list[Query], str]:
+        """The scored query, the date ranges every match must satisfy, and the effective sort."""
+        query, date_ranges = split_date_ranges(self.parse(request.q))
+        sort = request.sort
+        if sort == "relevance" and isinstance(query, Every):
+            sort = "newest"  # browsing without words: newest first is the useful order
+        return query, date_ranges, sort
+
+    def filter_sets(self, cache: SearcherCache, request: SearchQuery, date_ranges: list[Query]) -> list[set[int]]:
+        """The cached document set of each filter of a request; a match must be in all of them."""
+        sets = [cache.term("topics", t) for t in request.topics]
         if request.source:
-            parts.append(Term("source", request.source))
+            sets.append(cache.term("source", request.source))
         if request.language:
-            parts.append(Term("language", request.language))
+            sets.append(cache.term("language", request.language))
         if request.date_from or request.date_to:
             start = parse_date(request.date_from, end=False) if request.date_from else None
             end = parse_date(request.date_to, end=True) if request.date_to else None
             if start and end and start > end:
                 raise InvalidQuery("The start date is after the end date.")
-            # A date range as a filter, never inside the scored query: counts stay exact.
-            parts.append(DateRange("date", start, end))
-        parts += extra or []
-        if not parts:
-            return None
-        return parts[0] if len(parts) == 1 else And(parts)
+            sets.append(cache.date_range(start, end))
+        sets += [cache.date_range(r.startdate, r.enddate) for r in date_ranges]
+        return sets
 
-    def prepare(self, request: SearchQuery) -> tuple[Query, Query | None, dict]:
-        """The scored query, the filter and the sort arguments for a request."""
-        query, date_ranges = split_date_ranges(self.parse(request.q))
-        flt = self.build_filter(request, date_ranges)
-        sort = request.sort
-        if sort == "relevance" and isinstance(query, Every):
-            sort = "newest"  # browsing without words: newest first is the useful order
+    def run(self, searcher: Searcher, request: SearchQuery) -> SearchResult:
+        started = time.perf_counter()
+        if request.page < 1 or request.per_page < 1:
+            raise InvalidQuery("Page and page size must be positive whole numbers.")
+        cache = self._cache_for(searcher)
+        key = _request_key(request)
+        kept = cache.result(key)
+        if kept is not None:
+            return replace(kept, took_ms=_since(started))
+        query, date_ranges, sort = self.prepare(request)
+        sets = self.filter_sets(cache, request, date_ranges)
+        matched = intersect([cache.matching(query), *sets]) if sets else cache.matching(query)
+        total = len(matched)
+        facets = {
+            name: _sorted_counts(cache.count(field, matched, separator="," if field == "topics" else None))
+            for name, field in FACET_FIELDS.items()
+        }
+        result = SearchResult(
+            query=request.q,
+            total=total,
+            page=request.page,
+            per_page=request.per_page,
+            took_ms=0.0,
+            hits=self._page_hits(searcher, cache, query, matched, request, sort),
+            facets=facets,
+            suggestion=self.suggest(searcher, cache, request.q, sets, total),
+            timeline=build_timeline(cache.count("month_topic", matched), total),
+        )
+        result.took_ms = _since(started)
+        cache.keep_result(key, result)
+        return result
+
+    def _page_hits(self, searcher, cache, query, matched: set[int], request: SearchQuery, sort: str) -> list[Hit]:
+        """The hits of the requested page: ranked by Whoosh, or ordered by the cached date column."""
+        start, stop = (request.page - 1) * request.per_page, request.page * request.per_page
+        if sort == "relevance":
+            results = searcher.search(query, limit=stop, filter=matched)
+            self._set_highlighting(results)
+            return [self._hit(hit) for hit in results[start:stop]]
+        dates, dated = cache.column("date"), cache.column("dated")
+        if sort == "newest":  # dated first, newest first
+            ordered = heapq.nlargest(stop, matched, key=lambda n: (dated[n] == "1", dates[n], -n))
+        else:  # dated first, oldest first
+            ordered = heapq.nsmallest(stop, matched, key=lambda n: (dated[n] != "1", dates[n], n))
+        page = ordered[start:stop]
+        if isinstance(query, Every):  # nothing to highlight: read the page's stored fields
+            return [_make_hit(searcher.stored_fields(n), 0.0) for n in page]
+        results = searcher.search(query, limit=None, filter=set(page))
+        self._set_highlighting(results)
+        by_docnum = {hit.docnum: hit for hit in results}
+        return [self._hit(by_docnum[n], score=False) for n in page if n in by_docnum]
+
+    def iter_hits(self, searcher: Searcher, request: SearchQuery) -> Iterator[Hit]:
+        """Every match of a request, in its order, highlighted: for exports, with no cap on count."""
+        query, date_ranges, sort = self.prepare(request)
+        cache = self._cache_for(searcher)
+        sets = self.filter_sets(cache, request, date_ranges)
         kwargs = {}
         if sort != "relevance":
             by_date = sorting.MultiFacet(
                 [sorting.FieldFacet("dated", reverse=True), sorting.FieldFacet("date", reverse=sort == "newest")]
             )
             kwargs = {"sortedby": by_date}
-        return query, flt, kwargs
-
-    def run(self, searcher: Searcher, request: SearchQuery) -> SearchResult:
-        started = time.perf_counter()
-        if request.page < 1 or request.per_page < 1:
-            raise InvalidQuery("Page and page size must be positive whole numbers.")
-        query, flt, kwargs = self.prepare(request)
-        facets = {
-            name: sorting.FieldFacet(field, allow_overlap=(field == "topics"), maptype=sorting.Count)
-            for name, field in FACET_FIELDS.items()
-        }
-        facets["timeline"] = sorting.FieldFacet("month_topic", maptype=sorting.Count)
-        results = searcher.search(query, limit=request.page * request.per_page, filter=flt, groupedby=facets, **kwargs)
-        self._set_highlighting(results)
-        start = (request.page - 1) * request.per_page
-        hits = [self._hit(hit) for hit in results[start : start + request.per_page]]
-        facet_counts = {name: _sorted_counts(results.groups(name)) for name in FACET_FIELDS}
-        total = len(results)
-        return SearchResult(
-            query=request.q,
-            total=total,
-            page=request.page,
-            per_page=request.per_page,
-            took_ms=round((time.perf_counter() - started) * 1000, 2),
-            hits=hits,
-            facets=facet_counts,
-            suggestion=self.suggest(searcher, request.q, query, flt, total),
-            timeline=build_timeline(results.groups("timeline"), total),
-        )
-
-    def iter_hits(self, searcher: Searcher, request: SearchQuery) -> Iterator[Hit]:
-        """Every match of a request, in its order, highlighted: for exports, with no cap on count."""
-        query, flt, kwargs = self.prepare(request)
-        results = searcher.search(query, limit=None, filter=flt, **kwargs)
+        results = searcher.search(query, limit=None, filter=intersect(sets) if sets else None, **kwargs)
         self._set_highlighting(results)
         for hit in results:
-            yield self._hit(hit)
+            yield self._hit(hit, score=sort == "relevance")
 
-    def suggest(self, searcher: Searcher, text: str, query: Query, flt: Query | None, total: int) -> str | None:
+    def suggest(self, searcher: Searcher, cache: SearcherCache, text: str, sets, total: int) -> str | None:
         """A corrected query string when the query finds little and the correction finds more."""
         if total >= FEW_RESULTS or not text.strip():
             return None
@@ -282,8 +315,19 @@ class SearchEngine:
             better, _ = split_date_ranges(self.parse(corrected.string))
         except InvalidQuery:
             return None
-        found = searcher.search(better, limit=None, filter=flt, scored=False)
+        found = intersect([cache.matching(better), *sets])
         return corrected.string if len(found) > total else None
+
+    def _cache_for(self, searcher: Searcher) -> SearcherCache:
+        """The cache of this searcher; caches of older searchers are let go."""
+        with self._caches_lock:
+            cache = self._caches.get(id(searcher))
+            if cache is None or cache.searcher is not searcher:
+                cache = SearcherCache(searcher)
+                self._caches[id(searcher)] = cache
+                while len(self._caches) > KEPT_SEARCHER_CACHES:
+                    self._caches.popitem(last=False)
+            return cache
 
     def similar(self, searcher: Searcher, article_id: str) -> Similar:
         """Articles sharing this one's key terms; those from another source within days of it are the same story."""
@@ -311,36 +355,100 @@ class SearchEngine:
     def _terms(self, text: str) -> set[str]:
         return {token.text for token in self.schema["body"].analyzer(text)}
 
+    def _snippet(self, hit, body: str) -> str:
+        """The best matching sentences of a body, highlighted by Whoosh.
+
+        Only sentences that hold a query term's stem as text are analysed, rather than the whole body:
+        stems are prefixes of the words they come from, so a sentence without the text cannot match.
+        When no sentence passes that test (an irregular stem), the whole body is highlighted.
+        """
+        terms = _body_terms(hit.results)
+        if not terms:
+            return ""
+        sentences = [s for s in _pieces(body) if any(t in _fold(s) for t in terms)]
+        text = " ".join(sentences[:SNIPPET_CANDIDATES]) if sentences else body
+        return highlight.highlight(
+            text,
+            terms,
+            self.schema["body"].analyzer,
+            highlight.SentenceFragmenter(maxchars=SENTENCE_CHARS),
+            MarkFormatter(),
+            top=SNIPPET_SENTENCES,
+        )
+
     @staticmethod
     def _set_highlighting(results) -> None:
         # Whole sentences read better than windows cut mid-phrase, and do not repeat each other.
         results.fragmenter = highlight.SentenceFragmenter(maxchars=SENTENCE_CHARS)
         results.formatter = MarkFormatter()
 
-    def _hit(self, hit, snippet: bool = True) -> Hit:
+    def _hit(self, hit, snippet: bool = True, score: bool = True) -> Hit:
+        """A Whoosh hit as ours, with its highlighted snippet and title (or the lead when nothing matched)."""
         fields = hit.fields()
-        body = fields.get("body", "")
-        text = " ".join(hit.highlights("body", top=SNIPPET_SENTENCES).split()) if snippet else ""
-        if snippet and not text:
-            text = escape(_lead(body), quote=False)
-        title = fields.get("title", "")
-        title_html = (self._title_highlighter.highlight_hit(hit, "title") if snippet else "") or escape(
-            title, quote=False
-        )
-        date = fields.get("date")
-        return Hit(
-            id=fields["id"],
-            title=title,
-            url=fields.get("url") or None,
-            source=fields.get("source"),
-            date=date.strftime("%Y-%m-%d") if date else None,
-            topics=[t for t in fields.get("topics", "").split(",") if t],
-            # Sorted by date, whoosh puts the sort key where the score goes: there is no relevance then.
-            score=round(float(hit.score), 4) if isinstance(hit.score, (int, float)) else 0.0,
-            snippet=text,
-            title_html=title_html,
-            author=fields.get("author"),
-        )
+        if not snippet:
+            return _make_hit(fields, hit.score if score else 0.0, snippet="")
+        text = " ".join(self._snippet(hit, fields.get("body", "")).split())
+        title_html = self._title_highlighter.highlight_hit(hit, "title")
+        return _make_hit(fields, hit.score if score else 0.0, snippet=text or None, title_html=title_html or None)
+
+
+def _make_hit(fields: dict, score, snippet: str | None = None, title_html: str | None = None) -> Hit:
+    """A hit from stored fields; without a snippet the body's lead stands in, escaped."""
+    title = fields.get("title", "")
+    date = fields.get("date")
+    return Hit(
+        id=fields["id"],
+        title=title,
+        url=fields.get("url") or None,
+        source=fields.get("source"),
+        date=date.strftime("%Y-%m-%d") if date else None,
+        topics=[t for t in fields.get("topics", "").split(",") if t],
+        score=round(float(score), 4) if isinstance(score, (int, float)) else 0.0,
+        snippet=escape(_lead(fields.get("body", "")), quote=False) if snippet is None else snippet,
+        title_html=title_html or escape(title, quote=False),
+        author=fields.get("author"),
+    )
+
+
+def _body_terms(results) -> frozenset[str]:
+    """The body terms a result's query matches, wildcards and fuzzy terms expanded; kept on the results."""
+    terms = getattr(results, "_body_terms", None)
+    if terms is None:
+        reader = results.searcher.reader()
+        found = (term for leaf in results.q.leaves() for term in leaf.expanded_terms(reader, phrases=True))
+        terms = frozenset(_text_of(text) for field, text in found if field == "body")
+        results._body_terms = terms
+    return terms
+
+
+def _text_of(term) -> str:
+    return term.decode("utf-8") if isinstance(term, bytes) else str(term)
+
+
+def _pieces(body: str) -> Iterator[str]:
+    """The body's sentences, a run-on sentence cut at spaces into pieces of about a snippet's length."""
+    for sentence in _SENTENCE_END.split(body):
+        while len(sentence) > SENTENCE_CHARS:
+            cut = sentence.rfind(" ", 0, SENTENCE_CHARS)
+            cut = cut if cut > 0 else SENTENCE_CHARS
+            yield sentence[:cut]
+            sentence = sentence[cut:].lstrip()
+        if sentence:
+            yield sentence
+
+
+def _fold(text: str) -> str:
+    """Lower case without accents, as the analyser reads text before stemming."""
+    return unicodedata.normalize("NFKD", text.lower()).encode("ascii", "ignore").decode("ascii")
+
+
+def _request_key(request: SearchQuery) -> tuple:
+    return (request.q, tuple(request.topics), request.source, request.language, request.date_from,
+            request.date_to, request.sort, request.page, request.per_page)  # fmt: skip
+
+
+def _since(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 2)
 
 
 def _weighted_jaccard(a: set[str], b: set[str], weight: Callable[[str], float]) -> float:

@@ -1,0 +1,117 @@
+"""Per-searcher caches: columns aligned with document numbers, set algebra that agrees with Whoosh,
+deletions respected, and nothing stale once the index changes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from archive.columns import SearcherCache, intersect
+from archive.models import Article, SearchQuery, TopicScore
+from archive.service import Archive
+from ingest.dedup import fingerprint
+
+BODIES = [
+    ("Police arrest suspects", "Police arrested suspects in a grooming case.", "2019-03-01", ["law_enforcement"]),
+    ("Helpline advice", "A charity helpline gave parents advice about grooming.", None, ["prevention"]),
+    ("Safety bill", "The online safety bill passed; police welcomed it.", "2021-07-09", ["policy", "law_enforcement"]),
+    ("Platform report", "The platform removed accounts and reported them to police.", "2022-01-15", []),
+    ("Encryption debate", "Encryption and grooming detection divided ministers.", "2020-05-05", ["policy"]),
+]  # fmt: skip
+
+
+@pytest.fixture
+def arch(tmp_path):
+    arch = Archive(tmp_path / "data")
+    for title, body, date, topics in BODIES:  # one commit each: one segment each, some without a date column
+        scores = [TopicScore(t, 0.9 - i / 10, True) for i, t in enumerate(topics)]
+        arch.add(Article(title=title, body=body, published=date, fingerprint=fingerprint(body), scores=scores))
+    yield arch
+    arch.close()
+
+
+def whoosh_docs(searcher, query) -> set[int]:
+    return set(searcher.docs_for_query(query))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "police",
+        "police grooming",
+        "police OR helpline",
+        "grooming NOT police",
+        "grooming -encryption",
+        "(police OR charity) AND grooming",
+        "groom*",
+        "polise~",
+        '"online safety"',
+        "title:bill OR body:accounts",
+        "NOT police",
+        "topic:policy",
+        "date:[2020 to 2021]",
+    ],
+)
+def test_matching_agrees_with_whoosh(arch, text):
+    query = arch._engine.parse(text)
+    with arch.index.searcher() as searcher:
+        assert SearcherCache(searcher).matching(query) == whoosh_docs(searcher, query)
+
+
+def test_columns_line_up_with_documents_across_segments(arch):
+    with arch.index.searcher() as searcher:
+        cache = SearcherCache(searcher)
+        assert len(searcher.reader().leaf_readers()) > 1
+        titles = {n: searcher.stored_fields(n)["title"] for n in cache.live()}
+        dated = cache.column("dated")
+        months = cache.column("month_topic")
+        for n, title in titles.items():
+            expected = next(b for b in BODIES if b[0] == title)
+            assert dated[n] == ("1" if expected[2] else "0")
+            assert months[n] == (f"{expected[2][:7]}:{(expected[3] or ['none'])[0]}" if expected[2] else "")
+
+
+def test_date_range_reads_the_date_column(arch):
+    with arch.index.searcher() as searcher:
+        cache = SearcherCache(searcher)
+        found = cache.date_range(datetime(2020, 1, 1), datetime(2021, 12, 31, 23, 59, 59))
+        assert {searcher.stored_fields(n)["title"] for n in found} == {"Safety bill", "Encryption debate"}
+        assert {searcher.stored_fields(n)["title"] for n in cache.date_range(None, datetime(2019, 12, 31))} == {
+            "Police arrest suspects"
+        }
+
+
+def test_deleted_documents_never_match(arch):
+    victim = arch.search(SearchQuery(q="helpline")).hits[0].id
+    arch.index.delete([victim])
+    with arch.index.searcher() as searcher:
+        cache = SearcherCache(searcher)
+        assert cache.matching(arch._engine.parse("grooming")) == whoosh_docs(searcher, arch._engine.parse("grooming"))
+        assert len(cache.live()) == 4
+    assert arch.search(SearchQuery(q="grooming")).total == 2
+
+
+def test_counts_split_multi_valued_fields(arch):
+    with arch.index.searcher() as searcher:
+        cache = SearcherCache(searcher)
+        counts = cache.count("topics", cache.live(), separator=",")
+        assert counts["law_enforcement"] == 2 and counts["policy"] == 2 and counts["prevention"] == 1
+
+
+def test_a_cached_result_is_not_served_after_the_index_changes(arch):
+    before = arch.search(SearchQuery(q="grooming"))
+    again = arch.search(SearchQuery(q="grooming"))
+    assert again.total == before.total == 3
+    body = "Another grooming report from the courts."
+    arch.add(Article(title="Court report", body=body, fingerprint=fingerprint(body)))
+    after = arch.search(SearchQuery(q="grooming"))
+    assert after.total == 4
+    assert "Court report" in {h.title for h in after.hits}
+
+
+def test_intersect_leaves_its_inputs_alone():
+    a, b = {1, 2, 3}, {2, 3, 4}
+    assert intersect([a, b]) == {2, 3}
+    assert a == {1, 2, 3} and b == {2, 3, 4}
+    assert intersect([]) == set()
