@@ -25,12 +25,11 @@ from whoosh.qparser import (
 )
 from whoosh.qparser.dateparse import DateParserPlugin, DateRangeNode
 from whoosh.query import And, Every, FuzzyTerm, NumericRange, Query
-from whoosh.reading import IndexReader
 from whoosh.searching import Searcher
 
 from .columns import SearcherCache, intersect
 from .errors import InvalidQuery
-from .index import NO_TOPIC, SPELLING_ANALYZER, build_schema
+from .index import NO_TOPIC, SPELLING_ANALYZER, WORDS_FIELD, build_schema
 from .models import Hit, SearchQuery, SearchResult, Similar, Timeline, TimelineBucket
 
 SNIPPET_CHARS = 240  # the lead shown when no sentence holds a match
@@ -99,21 +98,20 @@ def parse_date(text: str, end: bool) -> datetime:
 
 
 class WordFuzzyTerm(FuzzyTerm):
-    """A fuzzy term that finds the stems of words near the word as typed, and stems near its stem.
+    """A fuzzy term that matches the stems of words near the word as typed, and stems near its stem.
 
-    With spelling on, Whoosh matched fuzzy terms against the field's unstemmed word list using the
-    query's stem, then looked those words up among stems, so `groming~` found nothing.
+    Whoosh compares the query's stem with the field's stems, so `groming~` (stem "grome") missed
+    "grooming" (stem "groom"); the index's list of words as written finds it.
     """
 
     word: str = ""  # the word as typed, set by the parser node
 
     def _btexts(self, ixreader):
-        near_stems = IndexReader.terms_within(ixreader, self.fieldname, self.text, self.maxdist, self.prefixlength)
-        found = set(near_stems)
-        field = ixreader.schema[self.fieldname]
-        if self.word and field.separate_spelling():
-            for word in ixreader.terms_within(self.fieldname, self.word, self.maxdist, prefix=self.prefixlength):
-                found.update(token.text for token in field.analyzer(word))
+        found = set(ixreader.terms_within(self.fieldname, self.text, self.maxdist, prefix=self.prefixlength))
+        if self.word and ixreader.schema[self.fieldname].analyzer is not None and WORDS_FIELD in ixreader.schema:
+            analyzer = ixreader.schema[self.fieldname].analyzer
+            for word in ixreader.terms_within(WORDS_FIELD, self.word, self.maxdist, prefix=self.prefixlength):
+                found.update(token.text for token in analyzer(word))
         return sorted(t for t in found if (self.fieldname, t) in ixreader)
 
 
@@ -303,12 +301,13 @@ class SearchEngine:
         unknown = [
             (t.fieldname, t.text)
             for t in words.all_tokens()
-            if t.fieldname in SPELLED_FIELDS
-            and (self.schema[t.fieldname].spelling_fieldname(t.fieldname), t.text) not in reader
+            if t.fieldname in SPELLED_FIELDS and (WORDS_FIELD, t.text) not in reader
         ]
         if not unknown:
             return None
-        corrected = searcher.correct_query(words, text, terms=unknown, prefix=1)
+        corrector = reader.corrector(WORDS_FIELD)
+        correctors = {field: corrector for field in SPELLED_FIELDS}
+        corrected = searcher.correct_query(words, text, correctors=correctors, terms=unknown, prefix=1)
         if corrected.string.strip() == text.strip():
             return None
         try:
