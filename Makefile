@@ -26,6 +26,7 @@ install-test: $(VENV)/.installed-test
 
 run: install
 	$(BIN)/archive --data $(DATA) load-samples --if-empty
+	$(BIN)/archive --data $(DATA) user ensure-editor
 	$(BIN)/archive --data $(DATA) serve --host $(HOST) --port $(PORT)
 
 test: install-test

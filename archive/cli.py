@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import json
 import logging
+import secrets
 import sys
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
 
 import click
 
+from .accounts import ROLES, check_name, check_role
 from .config import load_config
 from .errors import ArchiveError, InvalidQuery
 from .models import SearchQuery
@@ -40,6 +46,15 @@ class Failure(click.ClickException):
 
     def show(self, file=None) -> None:
         click.echo(f"archive: error: {self.format_message()}", err=True)
+
+
+@contextmanager
+def _failing(exit_code: int = 1) -> Iterator[None]:
+    """An ArchiveError raised inside becomes one line on stderr and `exit_code`."""
+    try:
+        yield
+    except ArchiveError as exc:
+        raise Failure(str(exc), exit_code) from None
 
 
 def _emit(obj: dict) -> None:
@@ -333,7 +348,7 @@ def serve(ctx: Context, host: str | None, port: int | None) -> None:
     host = host or config.host
     port = port or config.port
     try:
-        app = create_app({"DATA_DIR": str(config.data_dir)})
+        app = create_app({"DATA_DIR": str(config.data_dir), "SERVED_ON": host})
     except ArchiveError as exc:
         raise Failure(str(exc)) from None
     click.echo(f"topic-archive: serving {config.data_dir} on http://{host}:{port} (Ctrl-C stops)", err=True)
@@ -401,3 +416,141 @@ def check(ctx: Context, dry_run: bool, as_json: bool) -> None:
         if report.ok:
             click.echo("ok")
     sys.exit(0 if report.ok else 1)
+
+
+# -- accounts --------------------------------------------------------------------------------
+
+
+def _read_password() -> str:
+    """Typed twice without echo on a terminal; otherwise the first line of standard input."""
+    if sys.stdin.isatty():
+        return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        raise Failure("no password given: type it at a terminal, or pass it as the first line of stdin")
+    return password
+
+
+@main.group()
+def user() -> None:
+    """Manage the accounts that sign in to the web app: readers, and editors who may change things."""
+
+
+@user.command("add")
+@click.argument("name")
+@click.option("--role", default="reader", show_default=True, metavar="|".join(ROLES), help="The account's role.")
+@pass_ctx
+def user_add(ctx: Context, name: str, role: str) -> None:
+    """Add a user; the password is asked twice, or read from the first line of stdin."""
+    with _failing(2):
+        check_name(name)
+        check_role(role)
+    accounts = ctx.archive().accounts
+    if accounts.get_user(name) is not None:  # before asking for a password in vain
+        raise Failure(f"A user named {name!r} already exists.")
+    with _failing():
+        added = accounts.add_user(name, _read_password(), role)
+    click.echo(f"archive: added {added.role} {added.name}", err=True)
+
+
+@user.command("list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per user on stdout.")
+@pass_ctx
+def user_list(ctx: Context, as_json: bool) -> None:
+    """List the users with their roles."""
+    users = ctx.archive().accounts.users()
+    for account in users:
+        if as_json:
+            _emit(dataclasses.asdict(account))
+        else:
+            click.echo(f"{account.name:<24} {account.role:<7} created {account.created_at}")
+    if not users and not as_json:
+        click.echo("archive: no users yet; add one with `archive user add NAME`", err=True)
+
+
+@user.command("remove")
+@click.argument("name")
+@pass_ctx
+def user_remove(ctx: Context, name: str) -> None:
+    """Remove a user."""
+    with _failing():
+        ctx.archive().accounts.remove_user(name)
+    click.echo(f"archive: removed user {name}", err=True)
+
+
+@user.command("passwd")
+@click.argument("name")
+@pass_ctx
+def user_passwd(ctx: Context, name: str) -> None:
+    """Set a user's password: asked twice, or read from the first line of stdin."""
+    accounts = ctx.archive().accounts
+    if accounts.get_user(name) is None:
+        raise Failure(f"No user is named {name!r}.")
+    with _failing():
+        accounts.set_password(name, _read_password())
+    click.echo(f"archive: changed the password of {name}", err=True)
+
+
+@user.command("ensure-editor")
+@pass_ctx
+def user_ensure_editor(ctx: Context) -> None:
+    """When no editor exists, create one with a random password and print both once (`make run` does this)."""
+    accounts = ctx.archive().accounts
+    users = accounts.users()
+    if any(account.is_editor for account in users):
+        click.echo("archive: an editor account exists already; nothing to do", err=True)
+        return
+    taken = {account.name.lower() for account in users}
+    candidates = itertools.chain(["editor"], (f"editor-{n}" for n in itertools.count(2)))
+    name = next(n for n in candidates if n not in taken)  # a reader may already be called "editor"
+    password = secrets.token_urlsafe(12)
+    with _failing():
+        accounts.add_user(name, password, "editor")
+    click.echo("Created an editor account. Its password is shown this once; change it with")
+    click.echo(f"  archive --data {ctx.config.data_dir} user passwd {name}")
+    click.echo(f"name:     {name}")
+    click.echo(f"password: {password}")
+
+
+@main.group()
+def token() -> None:
+    """Manage API tokens, with which scripts use the web API in place of a signed-in user."""
+
+
+@token.command("create")
+@click.argument("name")
+@pass_ctx
+def token_create(ctx: Context, name: str) -> None:
+    """Create an API token and print it, once: only its digest is kept."""
+    with _failing(2):
+        check_name(name, "token")
+    with _failing():
+        secret = ctx.archive().accounts.create_token(name)
+    click.echo(f"API token {name!r} created. It is shown this once and cannot be recovered, so keep it now:")
+    click.echo(secret)
+
+
+@token.command("list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per token on stdout.")
+@pass_ctx
+def token_list(ctx: Context, as_json: bool) -> None:
+    """List the API tokens by name, with when each was created and last used."""
+    tokens = ctx.archive().accounts.tokens()
+    for api_token in tokens:
+        if as_json:
+            _emit(dataclasses.asdict(api_token))
+        else:
+            used = api_token.last_used_at or "never"
+            click.echo(f"{api_token.name:<24} created {api_token.created_at}  last used {used}")
+    if not tokens and not as_json:
+        click.echo("archive: no API tokens yet; create one with `archive token create NAME`", err=True)
+
+
+@token.command("revoke")
+@click.argument("name")
+@pass_ctx
+def token_revoke(ctx: Context, name: str) -> None:
+    """Revoke an API token: it stops working at once."""
+    with _failing():
+        ctx.archive().accounts.revoke_token(name)
+    click.echo(f"archive: revoked token {name}", err=True)

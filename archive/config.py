@@ -34,6 +34,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("fetch_timeout", 20.0, "Seconds allowed for one HTTP fetch."),
     Setting("fetch_allow_private", False, "Allow fetching URLs on private, loopback or link-local addresses."),
     Setting("feed_fetch_links", True, "Fetch the linked page of a feed entry that carries only a summary."),
+    Setting(
+        "read_requires_signin",
+        "auto",
+        "Whether reading needs sign-in: yes, no, or auto (yes unless served on a loopback address).",
+    ),
+    Setting("signin_attempts", 5, "Failed sign-ins allowed per account and address in 15 minutes."),
     Setting("user_agent", "topic-archive/0.1 (+https://example.org/topic-archive)", "User-Agent sent when fetching."),
 )
 

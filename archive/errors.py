@@ -30,3 +30,11 @@ class FetchError(ArchiveError, OSError):
 
 class ConfigError(ArchiveError, ValueError):
     """A setting has a value that cannot be used."""
+
+
+class AccountError(ArchiveError):
+    """A user or API token cannot be created, changed or found as asked."""
+
+
+class InvalidCorrection(ArchiveError, ValueError):
+    """A topic correction names no taxonomy topic or no known action."""

@@ -8,10 +8,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from .accounts import Accounts
 from .config import Config, load_config
-from .errors import ArticleNotFound
+from .errors import ArticleNotFound, InvalidCorrection
 from .index import ArchiveIndex
-from .models import Article, CheckReport, Hit, IngestOutcome, SearchQuery, SearchResult, Similar
+from .models import Article, CheckReport, Correction, Hit, IngestOutcome, SearchQuery, SearchResult, Similar
 from .search import SearchEngine
 from .store import Store, utc_now
 from .taxonomy import Taxonomy, load_taxonomy
@@ -29,6 +30,7 @@ class Archive:
         self.config.data_dir.mkdir(parents=True, exist_ok=True)
         self.taxonomy: Taxonomy = load_taxonomy(self.config.taxonomy_path)
         self.store = Store(self.config.store_path)
+        self.accounts = Accounts(self.store)
         self.index = ArchiveIndex(self.config.index_dir, writer_timeout=self.config.writer_timeout)
         self._engine = SearchEngine(self.index.schema)
         self._pending: list[Article] | None = None  # stored articles awaiting a batched index commit
@@ -112,6 +114,38 @@ class Archive:
             topics=article.topics if article else [],
             duplicate_of=duplicate_of,
         )
+
+    def correct(self, article_id: str, topic: str, action: str, user: str) -> Article:
+        """Add or remove `topic` as `user`'s decision, which wins over the machine's; search sees it at once.
+
+        The correction is stored (so it survives re-ingest and reindex) and audited; returns the
+        article as it now is. InvalidCorrection for an unknown topic or action, ArticleNotFound for an
+        unknown id.
+        """
+        if action not in ("add", "remove"):
+            raise InvalidCorrection(f"A correction either adds or removes a topic, not {action!r}.")
+        if topic not in self.taxonomy.names:
+            raise InvalidCorrection(f"{topic!r} is not a topic; the topics are {', '.join(self.taxonomy.names)}.")
+        if not user:
+            raise InvalidCorrection("A correction needs the name of the person who made it.")
+        self.get(article_id)
+        try:
+            self.store.add_correction(article_id, Correction(topic, action, user, utc_now()))
+        except sqlite3.IntegrityError:  # deleted since we looked
+            raise ArticleNotFound(f"No article has the id {article_id!r}.") from None
+        self.accounts.record(user, "correct", article_id, f"{action} {topic}")
+        article = self.get(article_id)
+        self.index.add([article])
+        return article
+
+    def delete(self, article_id: str, user: str) -> None:
+        """Remove an article, its scores and corrections from the store, then from the index; audited."""
+        article = self.get(article_id)
+        if not self.store.delete(article_id):
+            raise ArticleNotFound(f"No article has the id {article_id!r}.")
+        # Audited before the index is touched: a busy index leaves an orphan that `check` drops.
+        self.accounts.record(user, "delete", article_id, article.title)
+        self.index.delete([article_id])
 
     def reindex(self, progress: Callable[[int], None] | None = None) -> int:
         """Rebuild the whole index from the store; returns the number of articles indexed."""

@@ -1,4 +1,4 @@
-"""SQLite store: the source of truth for articles, machine topic scores and people's corrections."""
+"""SQLite store: the source of truth for articles, machine topic scores, people's corrections and accounts."""
 
 from __future__ import annotations
 
@@ -56,6 +56,29 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     # 2: feed entries that carried only a summary are flagged as such.
     "ALTER TABLE articles ADD COLUMN summary_only INTEGER NOT NULL DEFAULT 0",
+    # 3: sign-in accounts, API tokens (only their SHA-256 digests) and the audit log (see accounts.py).
+    """
+    CREATE TABLE users (
+        name          TEXT PRIMARY KEY COLLATE NOCASE,
+        password_hash TEXT NOT NULL,
+        role          TEXT NOT NULL CHECK (role IN ('reader', 'editor')),
+        created_at    TEXT NOT NULL
+    );
+    CREATE TABLE api_tokens (
+        name         TEXT PRIMARY KEY COLLATE NOCASE,
+        digest       TEXT NOT NULL UNIQUE,
+        created_at   TEXT NOT NULL,
+        last_used_at TEXT
+    );
+    CREATE TABLE audit_log (
+        id     INTEGER PRIMARY KEY,
+        at     TEXT NOT NULL,
+        user   TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT NOT NULL,
+        detail TEXT NOT NULL
+    );
+    """,
 )
 
 _ARTICLE_COLUMNS = (
@@ -94,6 +117,10 @@ class Store:
             with self._lock:
                 self._connections.append(conn)
         return conn
+
+    def connection(self) -> sqlite3.Connection:
+        """This thread's connection, in autocommit mode: for reads; write inside `transaction()`."""
+        return self._connect()
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:

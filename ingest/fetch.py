@@ -35,6 +35,19 @@ class _GuardedConnection(http.client.HTTPConnection):
     allow_private = False
 
     def connect(self) -> None:
+        if not self.allow_private:
+            # Refuse before any packet is sent, so a private address cannot even be probed; the peer is
+            # checked again after connecting, in case a second DNS answer differs from the first.
+            try:
+                answers = {
+                    info[4][0] for info in socket.getaddrinfo(self.host, self.port or 80, type=socket.SOCK_STREAM)
+                }
+            except socket.gaierror:
+                answers = set()  # super().connect() reports the failure in its own words
+            private = sorted(a for a in answers if not is_public_address(a))
+            if private:
+                where = f"{self.host} is" if self.host == private[0] else f"{self.host} resolves to {private[0]},"
+                raise FetchError(f"{where} a private or local address; fetching it is not allowed.")
         super().connect()
         peer = self.sock.getpeername()[0]
         if not self.allow_private and not is_public_address(peer):

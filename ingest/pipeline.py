@@ -10,6 +10,7 @@ import logging
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass
+from functools import partial
 
 from archive.config import Config
 from archive.errors import ArchiveError, ExtractionError
@@ -121,9 +122,17 @@ def read_and_extract(ref: SourceRef, config: Config) -> Article:
 def process(refs: Iterable[SourceRef], config: Config, work: Callable[[Article], object]) -> Iterator[Extracted]:
     """Run `work` on every article of every input into the item's `result`; failures become the item's
     error, never an exception."""
-    for ref in refs:
+    readers = ((ref.origin, partial(read_source, ref, config)) for ref in refs)
+    return process_documents(readers, config, work)
+
+
+def process_documents(
+    readers: Iterable[tuple[str, Callable[[], RawDocument]]], config: Config, work: Callable[[Article], object]
+) -> Iterator[Extracted]:
+    """`process` for inputs given as (origin, a function that reads its RawDocument): files, uploads, pastes."""
+    for origin, read in readers:
         try:
-            for item in extract_articles(read_source(ref, config), config):
+            for item in extract_articles(read(), config):
                 if item.article is not None:
                     try:
                         item.result = work(item.article)
@@ -131,19 +140,26 @@ def process(refs: Iterable[SourceRef], config: Config, work: Callable[[Article],
                         item.error = exc
                 yield item
         except ArchiveError as exc:
-            yield Extracted(ref.origin, error=exc)
+            yield Extracted(origin, error=exc)
         except Exception as exc:  # an extractor bug must not stop the rest of a batch
-            LOGGER.exception("unexpected error while processing %s", ref.origin)
-            error = ExtractionError(f"{ref.origin} could not be processed ({type(exc).__name__}: {exc}).")
-            yield Extracted(ref.origin, error=error)
+            LOGGER.exception("unexpected error while processing %s", origin)
+            error = ExtractionError(f"{origin} could not be processed ({type(exc).__name__}: {exc}).")
+            yield Extracted(origin, error=error)
 
 
 def ingest_refs(archive: Archive, refs: Iterable[SourceRef]) -> Iterator[IngestOutcome]:
     """Stage 6: each article tagged and added to the archive, with an explicit outcome per article."""
-    tagger = Tagger(archive.taxonomy)
     refs = list(refs)
-    with archive.batch() if len(refs) > 1 else nullcontext():
-        for item in process(refs, archive.config, lambda a: archive.add(tag_article(a, tagger))):
+    readers = [(ref.origin, partial(read_source, ref, archive.config)) for ref in refs]
+    return ingest_documents(archive, readers)
+
+
+def ingest_documents(archive: Archive, readers: list[tuple[str, Callable[[], RawDocument]]]) -> Iterator[IngestOutcome]:
+    """Ingest inputs given as (origin, reader): tagged, added, one outcome per article."""
+    tagger = Tagger(archive.taxonomy)
+    with archive.batch() if len(readers) > 1 else nullcontext():
+        work = lambda a: archive.add(tag_article(a, tagger))  # noqa: E731
+        for item in process_documents(readers, archive.config, work):
             if item.error is not None:
                 outcome = IngestOutcome(source=item.origin, status="failed", error=str(item.error))
             else:

@@ -167,6 +167,21 @@ def read_source(ref: SourceRef, config: Config) -> RawDocument:
     return RawDocument(origin, data, sniff_kind(data, hint), url=url)
 
 
+def read_bytes(name: str, data: bytes, config: Config) -> RawDocument:
+    """An input received as bytes (an upload): size-checked, gzip undone, format from the name or content.
+
+    `name` is only a label and a format hint: nothing is ever written under it.
+    """
+    _check_size(len(data), config.max_input_bytes, name)
+    plain = gunzip(data, config.max_input_bytes, name)
+    return RawDocument(name, plain, sniff_kind(plain, _suffix(Path(name)) or None))
+
+
+def pasted_text(title: str, text: str) -> RawDocument:
+    """Text pasted with its title, as a text document whose first line is the title."""
+    return RawDocument("pasted text", f"{title.strip()}\n\n{text.strip()}\n".encode(), "text")
+
+
 def _read_file(path: Path, limit: int) -> bytes:
     if not path.exists():
         raise ExtractionError(f"{path} does not exist.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,6 +26,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 PHONE = {"width": 375, "height": 812}
+SIGNIN_PAGE = re.compile(r".*/signin\?next=.*")
 
 
 def _unavailable(reason: str) -> None:
@@ -252,4 +254,60 @@ def test_timeline_bar_narrows_by_keyboard(samples_url, page_factory, console_err
     page.wait_for_url(f"**from={year}-01-01*")
     assert page.locator(".chip", has_text=f"Year: {year}").is_visible()
     assert results_count(page) == int(label.split(": ")[1].split()[0])
+    assert console_errors == []
+
+
+@pytest.fixture
+def editor_url(seeded_archive):
+    seeded_archive.accounts.add_user("ed", "correct horse battery staple", "editor")
+    with serving(seeded_archive.config.data_dir) as url:
+        yield url
+
+
+def test_an_editor_signs_in_uploads_corrects_and_signs_out(editor_url, page_factory, console_errors, tmp_path):
+    upload = tmp_path / "operation-kestrel.html"
+    upload.write_text(
+        "<html><head><title>Operation Kestrel ends with 12 arrests</title></head><body><article>"
+        "<h1>Operation Kestrel ends with 12 arrests</h1>"
+        + "<p>Police in three counties arrested 12 people in Operation Kestrel, an inquiry into online grooming "
+        "of children on gaming platforms. Detectives seized devices and charged four men.</p>"
+        * 4
+        + "</article></body></html>",
+        encoding="utf-8",
+    )
+    page = page_factory()
+    page.goto(editor_url + "/ingest")
+    page.wait_for_url(SIGNIN_PAGE)
+    page.get_by_label("Name").fill("ed")
+    page.get_by_label("Password").fill("correct horse battery staple")
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/ingest")
+
+    page.get_by_label("Choose one or more files").set_input_files(str(upload))
+    page.get_by_role("button", name="Add to the archive").click()
+    outcome = page.locator(".outcome--added")
+    outcome.wait_for()
+    assert "operation-kestrel.html" in outcome.inner_text()
+
+    page.get_by_role("link", name="topic-archive, home").click()
+    page.locator("main").get_by_label("Search the archive").fill("Kestrel")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/search?q=Kestrel*")
+    page.locator(".hit__title a", has_text="Operation Kestrel").click()
+    page.wait_for_url("**/articles/*")
+
+    row = page.locator(".topic-row", has_text="Policy")
+    assert row.locator(".topic-row__state").text_content() == "Not assigned"
+    row.get_by_role("button", name="Add Policy").click()
+    page.wait_for_url("**/articles/*#topics")
+    row = page.locator(".topic-row", has_text="Policy")
+    assert row.locator(".topic-row__state").text_content() == "Assigned"
+    assert "A person’s decision: added by ed" in row.inner_text()
+    assert page.locator(".article__header .badge", has_text="Policy").is_visible()
+
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url("**/search")
+    assert page.get_by_role("link", name="Sign in").is_visible()
+    page.goto(editor_url + "/ingest")
+    page.wait_for_url(SIGNIN_PAGE)
     assert console_errors == []

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask
 
-from . import api, articles, docs, errors, exports, formatting, health, search, security
+from . import api, articles, auth, curation, docs, errors, exports, formatting, health, search, security
 from .extension import init_archive
 
 
@@ -26,9 +26,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if app.config.get("MAX_CONTENT_LENGTH") is None:  # Flask's default is None: no limit
         app.config["MAX_CONTENT_LENGTH"] = arch.config.max_content_length
 
-    for blueprint in (search.bp, articles.bp, api.bp, exports.bp, health.bp, docs.bp):
+    for blueprint in (search.bp, articles.bp, api.bp, exports.bp, health.bp, docs.bp, auth.bp, curation.bp):
         app.register_blueprint(blueprint)
     formatting.init_app(app)
-    security.init_app(app)
+    security.init_app(app, arch.config.data_dir)
+    auth.init_app(app)
     errors.init_app(app)
     return app

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, render_template, request
 
 from archive.errors import ArticleNotFound
-from archive.models import Article, Evidence
+from archive.models import Article, Correction, Evidence
 
 from .extension import get_archive
 from .search_state import SearchState
@@ -27,6 +27,7 @@ class TopicRow:
     assigned: bool
     evidence: list[Evidence] = field(default_factory=list)
     sentence: str = ""
+    correction: Correction | None = None  # the latest person's decision on this topic, if any
 
 
 @bp.get("/articles/<article_id>")
@@ -56,6 +57,7 @@ def show(article_id: str):
 def topic_rows(article: Article) -> list[TopicRow]:
     """Every topic of the taxonomy, in its order, with this article's score and evidence."""
     rows = []
+    latest = {c.topic: c for c in sorted(article.corrections, key=lambda c: c.created_at)}
     for topic in get_archive().taxonomy.topics:
         score = article.score_for(topic.name)
         rows.append(
@@ -67,6 +69,7 @@ def topic_rows(article: Article) -> list[TopicRow]:
                 assigned=topic.name in article.topics,
                 evidence=sorted(score.evidence, key=lambda e: -e.count) if score else [],
                 sentence=score.sentence if score else "",
+                correction=latest.get(topic.name),
             )
         )
     return rows

@@ -177,7 +177,7 @@ class Endpoint:
     summary: str
     description: str
     parameters: tuple[ParameterRow, ...]
-    href: str  # the example request, relative to this site
+    href: str | None  # the example request, relative to this site; None when a browser cannot make it
     curl: str
     responses: tuple[SampleResponse, ...]
 
@@ -219,6 +219,14 @@ def api_endpoints(document: dict, article_id: str) -> list[Endpoint]:
         if EXAMPLE_REQUESTS.get(path):
             target += "?" + urlencode(EXAMPLE_REQUESTS[path])
         for method, operation in item.items():
+            url = shlex.quote(request.url_root.rstrip("/") + target)
+            if method == "get":
+                href, curl = request.script_root + target, f"curl {url}"
+            else:
+                body = operation["requestBody"]["content"]["application/json"]["example"]
+                headers = "-H 'Authorization: Bearer $TOKEN' -H 'Content-Type: application/json'"
+                href = None
+                curl = f"curl -X {method.upper()} {headers} \\\n  -d {shlex.quote(json.dumps(body))} {url}"
             endpoints.append(
                 Endpoint(
                     method=method.upper(),
@@ -226,8 +234,8 @@ def api_endpoints(document: dict, article_id: str) -> list[Endpoint]:
                     summary=operation["summary"],
                     description=operation["description"],
                     parameters=tuple(_parameter_row(_resolve(document, p)) for p in operation.get("parameters", ())),
-                    href=request.script_root + target,
-                    curl="curl " + shlex.quote(request.url_root.rstrip("/") + target),
+                    href=href,
+                    curl=curl,
                     responses=tuple(_samples(document, operation["responses"])),
                 )
             )

@@ -25,6 +25,12 @@ _EXPORT_NOTE = (
 )
 
 
+INGEST_EXAMPLE = {
+    "title": "Police close online grooming network",
+    "text": "Police arrested four men after an inquiry into online grooming on gaming platforms...",
+}
+
+
 def _ref(kind: str, name: str) -> dict:
     return {"$ref": f"#/components/{kind}/{name}"}
 
@@ -109,8 +115,37 @@ def _schemas() -> dict:
     }
     snippet = {"type": "string", "description": "HTML: all text escaped, <mark> around matched words the only markup."}
     by_topic = "Keyed by topic name."
+    text_or_null = {"type": ["string", "null"]}
     return {
         "Error": _record({"error": {"type": "string"}}, "What went wrong, in one sentence fit to show a reader."),
+        "IngestRequest": {
+            "type": "object",
+            "description": 'One input: "url" (fetched), or "html" (with an optional "url" it came from), '
+            'or "title" and "text".',
+            "properties": {
+                "url": {"type": "string", "format": "uri"},
+                "html": {"type": "string"},
+                "title": {"type": "string"},
+                "text": {"type": "string"},
+            },
+        },
+        "IngestOutcome": _record(
+            {
+                "source": {"type": "string"},
+                "status": {"type": "string", "enum": ["added", "updated", "duplicate", "failed"]},
+                "id": text_or_null,
+                "title": text_or_null,
+                "topics": {"type": "array", "items": {"type": "string"}},
+                "duplicate_of": text_or_null,
+                "error": text_or_null,
+                "warning": text_or_null,
+            },
+            "What happened to one article of the input.",
+        ),
+        "IngestResult": _record(
+            {"outcomes": {"type": "array", "items": _ref("schemas", "IngestOutcome")}},
+            "One outcome per article the input held (a feed holds many).",
+        ),
         "ArticleSummary": _record({**listed, "score": score}, "An article as a list of matches shows it."),
         "Hit": {
             "description": "A search match: an article summary with a highlighted snippet.",
@@ -306,6 +341,16 @@ def _examples() -> dict:
             "    <updated>2026-02-17T00:00:00Z</updated>\n  </entry>\n</feed>\n"
         ),
         "health": {"status": "ok", "articles": 30},
+        "outcome": {
+            "source": "api text",
+            "status": "added",
+            "id": EXAMPLE_ID,
+            "title": INGEST_EXAMPLE["title"],
+            "topics": ["law_enforcement"],
+            "duplicate_of": None,
+            "error": None,
+            "warning": None,
+        },  # fmt: skip
     }
 
 
@@ -350,6 +395,7 @@ def _paths(examples: dict) -> dict:
                 "400": bad_request,
             },
         ),
+        "/api/articles": {"post": _ingest_operation(examples)},
         "/api/articles/{id}": _operation(
             "getArticle",
             "One article",
@@ -423,6 +469,37 @@ def _paths(examples: dict) -> dict:
     }
 
 
+def _ingest_operation(examples: dict) -> dict:
+    outcome = {"outcomes": [examples["outcome"]]}
+    failed = {"outcomes": [{**examples["outcome"], "status": "failed", "id": None, "title": None, "topics": [],
+                            "error": "http://10.0.0.1/ could not be fetched: 10.0.0.1 is a private or local address; "
+                            "fetching it is not allowed."}]}  # fmt: skip
+    duplicate = {
+        "outcomes": [{**examples["outcome"], "status": "duplicate", "duplicate_of": examples["outcome"]["id"]}]
+    }
+    return {
+        "operationId": "ingestArticle",
+        "summary": "Add an article",
+        "description": "Ingests one URL, HTML page or titled text for a script holding an API token "
+        "(`archive token create NAME`): extracted, deduplicated, tagged and searchable at once.",
+        "security": [{"bearerToken": []}],
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": _ref("schemas", "IngestRequest"), "example": INGEST_EXAMPLE}},
+        },
+        "responses": {
+            "201": {"description": "At least one article was added.", "content": _json("IngestResult", outcome)},
+            "200": {"description": "Nothing new: duplicates or updates.", "content": _json("IngestResult", duplicate)},
+            "400": _ref("responses", "BadRequest"),
+            "401": {
+                "description": "No valid API token.",
+                "content": _json("Error", {"error": "Send a valid API token: Authorization: Bearer <token>."}),
+            },
+            "422": {"description": "The input could not be ingested.", "content": _json("IngestResult", failed)},
+        },
+    }
+
+
 @cache
 def openapi_document() -> dict:
     """The whole OpenAPI document; built on first use and shared after, so callers must not change it."""
@@ -433,7 +510,9 @@ def openapi_document() -> dict:
             "title": "topic-archive API",
             "version": _package_version(),
             "summary": "Search a topic-tagged archive of news about online child protection.",
-            "description": "Read-only and unauthenticated. Every endpoint answers GET. A search that cannot run (400) "
+            "description": "Reading is unauthenticated unless the archive requires sign-in; adding an article "
+            "(POST /api/articles) needs an API token sent as `Authorization: Bearer <token>`. "
+            "A search that cannot run (400) "
             'or an unknown article (404) is answered with {"error": "one sentence"}. The query language is '
             "explained at /help.",
             "license": {"name": "MIT", "identifier": "MIT"},
@@ -441,6 +520,13 @@ def openapi_document() -> dict:
         "servers": [{"url": "/", "description": "This archive"}],
         "paths": _paths(examples),
         "components": {
+            "securitySchemes": {
+                "bearerToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "A token from `archive token create NAME`, shown once; only its hash is stored.",
+                }
+            },
             "schemas": _schemas(),
             "parameters": _parameters(),
             "responses": {
