@@ -6,7 +6,7 @@ DATA ?= archive-data
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test install install-test lint clean bench-extract
+.PHONY: run test install install-test lint clean bench bench-extract
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,12 @@ run: install
 
 test: install-test
 	$(BIN)/python -m pytest
+
+# Import and search at BENCH_ARTICLES synthetic articles, beside SQLite FTS5 (see archive/benchmark.py).
+BENCH_ARTICLES ?= 100000
+bench: install
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/archive bench --articles $(BENCH_ARTICLES) --json bench-report.json --chart bench-latency.png
 
 # Extraction against plain trafilatura on pages with reference text (see ingest/benchmark.py).
 EXTRACTION_PAGES ?= ../shared/extraction/wcxb-dev

@@ -374,6 +374,55 @@ def export(ctx: Context, fmt: str) -> None:
 
 
 @main.command()
+@click.option(
+    "--articles",
+    type=click.IntRange(min=100),
+    default=100_000,
+    show_default=True,
+    help="Synthetic articles in the benchmark archive.",
+)
+@click.option("--rounds", type=click.IntRange(min=1), default=5, show_default=True, help="Times each query runs.")
+@click.option(
+    "--dir",
+    "bench_dir",
+    type=click.Path(path_type=Path),
+    default=Path("bench-data"),
+    show_default=True,
+    help="Where benchmark archives are kept (one per size, reused by later runs).",
+)
+@click.option("--json", "json_path", type=click.Path(path_type=Path), help="Write the figures to this JSON file.")
+@click.option("--chart", "chart_path", type=click.Path(path_type=Path), help="Draw latencies to this PNG file.")
+def bench(articles: int, rounds: int, bench_dir: Path, json_path: Path | None, chart_path: Path | None) -> None:
+    """Time import and search on a synthetic corpus, against an SQLite FTS5 version of the same features."""
+    from web import create_app
+
+    from .benchmark import print_report, run, write_chart, write_report
+
+    data_dir = bench_dir / f"{articles}"
+    client = None
+
+    def render_page(query_string: str) -> None:
+        nonlocal client
+        if client is None:
+            client = create_app({"DATA_DIR": str(data_dir)}).test_client()
+        response = client.get(f"/search?{query_string}")
+        if response.status_code != 200:
+            raise Failure(f"the search page answered {response.status_code} for {query_string}")
+
+    with _progress(articles, True, "importing") as bar:
+        report = run(data_dir, articles, rounds=rounds, render_page=render_page, progress=bar.update, echo=click.echo)
+    print_report(report, echo=click.echo)
+    if json_path:
+        write_report(report, json_path)
+        click.echo(f"figures written to {json_path}")
+    if chart_path:
+        if write_chart(report, chart_path):
+            click.echo(f"chart written to {chart_path}")
+        else:
+            click.echo("archive: no chart: matplotlib is not installed (pip install -e '.[bench]')", err=True)
+
+
+@main.command()
 @pass_ctx
 def reindex(ctx: Context) -> None:
     """Rebuild the search index from the store."""

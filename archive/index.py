@@ -27,6 +27,7 @@ LOGGER = logging.getLogger(__name__)
 # Bump when the schema changes: an index built with another version is rebuilt from the store.
 SCHEMA_VERSION = 4
 _VERSION_FILE = "schema-version"
+BULK_WRITER_MB = 128  # memory for each bulk writer process's postings before it writes them out
 
 # Accent folding before stemming, so "Europäische" and "Europaische" meet, and "arrests" finds "arrested".
 SPELLING_ANALYZER = RegexTokenizer() | LowercaseFilter() | CharsetFilter(accent_map) | StopFilter()
@@ -164,13 +165,18 @@ class ArchiveIndex:
     # -- writing -----------------------------------------------------------------------------
 
     @contextmanager
-    def writer(self) -> Iterator[IndexWriter]:
-        """A writer that waits up to `writer_timeout` for the lock, commits on success, cancels on error."""
+    def writer(self, procs: int = 1) -> Iterator[IndexWriter]:
+        """A writer that waits up to `writer_timeout` for the lock, commits on success, cancels on error.
+
+        With `procs` above 1 (bulk imports), that many processes analyse documents into segments of
+        their own, which are added without a merge; `optimize` merges them later, off the ingest path.
+        """
         if not self._write_lock.acquire(timeout=self.writer_timeout):
             raise IndexBusy(self._busy_message())
         try:
             try:
-                writer = self.ix.writer(timeout=self.writer_timeout)
+                options = {"procs": procs, "multisegment": True, "limitmb": BULK_WRITER_MB} if procs > 1 else {}
+                writer = self.ix.writer(timeout=self.writer_timeout, **options)
             except LockError:
                 raise IndexBusy(self._busy_message()) from None
             try:
@@ -192,6 +198,10 @@ class ArchiveIndex:
         with self.writer() as w:
             for article in articles:
                 w.update_document(**article_to_document(article))
+
+    def optimize(self) -> None:
+        """Merge all segments into one: faster searches after a bulk import; slow, so never on the ingest path."""
+        self.ix.optimize()
 
     def delete(self, ids: Iterable[str]) -> None:
         with self.writer() as w:

@@ -175,6 +175,25 @@ class Store:
             )
             _write_scores(conn, article.id, article.scores)
 
+    def insert_new(self, articles: list[Article]) -> list[Article]:
+        """Insert many articles in one transaction; those whose id or fingerprint is stored are skipped.
+
+        Returns the articles inserted, in order: the bulk import's store step.
+        """
+        added = []
+        with self.transaction() as conn:
+            for article in articles:
+                try:
+                    conn.execute(
+                        f"INSERT INTO articles ({_ARTICLE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        _article_row(article),
+                    )
+                except sqlite3.IntegrityError:  # only this statement is undone; the transaction goes on
+                    continue
+                _write_scores(conn, article.id, article.scores)
+                added.append(article)
+        return added
+
     def replace(self, article: Article) -> None:
         """Overwrite an existing article's content and machine scores; corrections are kept."""
         with self.transaction() as conn:
