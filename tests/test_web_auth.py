@@ -263,6 +263,7 @@ def test_editor_uploads_pastes_and_sees_each_outcome(app):
     rows = re.findall(r'<tr class="outcome outcome--(\w+)">\s*<td>([^<]*)</td>', html)
     assert rows[:2] == [("added", "report.html"), ("duplicate", "again.html")]
     assert rows[-1] == ("added", "pasted text")
+    assert 'id="ingest-title" name="title" value=""' in html  # what went in is not offered again
     assert archive_of(app).search(SearchQuery(q="helpline calls rise")).total == 1  # searchable at once
     assert not any(p.name in {"report.html", "again.html"} for p in app.extensions["archive"].data_dir.rglob("*"))
     assert [e.action for e in archive_of(app).accounts.audit_log()].count("ingest") == 2
@@ -279,6 +280,7 @@ def test_ingest_refuses_bad_links_and_private_addresses(app):
     html = response.get_data(as_text=True)
     assert html.count("private or local address") == 3
     assert snapshot(app)[0] == before[0]
+    assert links in html  # failed links are given back to correct and resend
 
 
 def test_an_oversized_upload_is_a_413_and_stores_nothing(data_dir):

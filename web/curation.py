@@ -53,8 +53,14 @@ def ingest():
     for outcome in outcomes:
         if outcome.status in {"added", "updated"}:
             arch.accounts.record(user, "ingest", outcome.id, f"{outcome.status}: {outcome.title}")
-    failed = any(o.status == "failed" for o in outcomes)
-    return _ingest_page(IngestForm() if not failed else form, outcomes=outcomes), 200
+    # Give back only what failed, to correct and send again; what went in is not offered twice.
+    failed = {o.source for o in outcomes if o.status == "failed"}
+    retry = IngestForm(
+        urls="\n".join(line.strip() for line in form.urls.splitlines() if line.strip() in failed),
+        title=form.title if "pasted text" in failed else "",
+        text=form.text if "pasted text" in failed else "",
+    )
+    return _ingest_page(retry, outcomes=outcomes), 200
 
 
 def _readers(form: IngestForm) -> list:
