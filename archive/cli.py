@@ -11,6 +11,7 @@ import sys
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
@@ -20,11 +21,13 @@ import click
 from .accounts import ROLES, check_name, check_role
 from .config import load_config
 from .errors import ArchiveError, InvalidQuery
-from .models import SearchQuery
+from .models import Article, SearchQuery
 from .serialize import (
     CSV_COLUMNS,
+    article_from_record,
     article_to_csv_row,
     article_to_dict,
+    article_to_record,
     extraction_to_dict,
     outcome_to_dict,
     result_to_dict,
@@ -365,12 +368,65 @@ def export(ctx: Context, fmt: str) -> None:
     archive = ctx.archive()
     if fmt == "jsonl":
         for article in archive.articles():
-            _emit(article_to_dict(article))
+            _emit(article_to_record(article))
         return
     writer = csv.writer(sys.stdout, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for article in archive.articles():
         writer.writerow(article_to_csv_row(article))
+
+
+@main.command("import")
+@click.argument("file", type=click.File("r", encoding="utf-8"))
+@pass_ctx
+def import_(ctx: Context, file) -> None:
+    """Restore articles from `archive export` JSON Lines ("-" for stdin): ids, scores, evidence,
+    corrections and dates as they were. Articles already present are skipped."""
+    archive = ctx.archive()
+    failed = 0
+
+    def records() -> Iterator[Article]:
+        nonlocal failed
+        for number, line in enumerate(file, start=1):
+            if not line.strip():
+                continue
+            try:
+                yield article_from_record(json.loads(line))
+            except (ValueError, KeyError, TypeError) as exc:
+                failed += 1
+                message = exc.args[0] if isinstance(exc, ValueError) and exc.args else f"missing or bad {exc}"
+                click.echo(f"archive: error: line {number}: {message}", err=True)
+
+    try:
+        counts = archive.import_articles(records())
+    except ArchiveError as exc:
+        raise Failure(str(exc)) from None
+    click.echo(f"{counts['added']} added, {counts['duplicate']} already present, {failed} failed", err=True)
+    if failed:
+        raise SystemExit(1)
+
+
+@main.command()
+@click.argument("directory", type=click.Path(path_type=Path))
+@pass_ctx
+def backup(ctx: Context, directory: Path) -> None:
+    """Copy the store (SQLite's online backup, safe while the app runs) and the settings into DIRECTORY."""
+    import shutil
+
+    archive = ctx.archive()
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    target = directory / f"archive-{stamp}"
+    try:
+        target.mkdir(parents=True)
+    except OSError as exc:
+        raise Failure(f"cannot create {target}: {exc.strerror or exc}") from None
+    archive.store.backup(target / archive.config.store_path.name)
+    for extra in (archive.config.taxonomy_path, archive.config.data_dir / "config.toml"):
+        if extra.is_file():
+            shutil.copy2(extra, target / extra.name)
+    click.echo(str(target))
+    note = f"backed up {archive.count()} articles; `archive --data {target} ...` uses the copy (indexed on first use)"
+    click.echo(note, err=True)
 
 
 @main.command()

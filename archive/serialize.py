@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 from dataclasses import asdict
 
-from .models import Article, Hit, IngestOutcome, SearchResult, Similar, Timeline, TopicScore
+from .models import Article, Correction, Evidence, Hit, IngestOutcome, SearchResult, Similar, Timeline, TopicScore
 
 
 def outcome_to_dict(outcome: IngestOutcome) -> dict:
@@ -144,6 +144,59 @@ def article_to_dict(article: Article) -> dict:
         "sentences": {s.topic: s.sentence for s in article.scores if s.sentence},
         "corrections": [asdict(c) for c in article.corrections],
     }
+
+
+def article_to_record(article: Article) -> dict:
+    """An article as `archive export` writes it: the API's shape plus what `archive import` needs to
+    restore it exactly (fingerprint, origin, which topics the machine assigned)."""
+    return {
+        **article_to_dict(article),
+        "fingerprint": article.fingerprint,
+        "origin": article.origin,
+        "machine_topics": [s.topic for s in article.scores if s.assigned],
+    }
+
+
+def article_from_record(record: dict) -> Article:
+    """The article an export record holds; raises ValueError (KeyError, TypeError) when it is not one."""
+    if not isinstance(record, dict):
+        raise ValueError("a record must be a JSON object")
+    machine = set(record.get("machine_topics") or [])
+    evidence = record.get("evidence") or {}
+    sentences = record.get("sentences") or {}
+    scores = [
+        TopicScore(
+            topic=topic,
+            score=float(score),
+            assigned=topic in machine,
+            evidence=[Evidence(e["term"], int(e["count"])) for e in evidence.get(topic, [])],
+            sentence=sentences.get(topic, ""),
+        )
+        for topic, score in (record.get("scores") or {}).items()
+    ]
+    corrections = [
+        Correction(topic=c["topic"], action=c["action"], user=c["user"], created_at=c["created_at"])
+        for c in record.get("corrections") or []
+    ]
+    if not record.get("id") or not record.get("title") or not record.get("fingerprint"):
+        raise ValueError("a record needs an id, a title and a fingerprint (write it with `archive export`)")
+    return Article(
+        id=record["id"],
+        title=record["title"],
+        body=record.get("text") or "",
+        url=record.get("url"),
+        canonical_url=record.get("canonical_url"),
+        source=record.get("source"),
+        author=record.get("author"),
+        published=record.get("date"),
+        language=record.get("language"),
+        origin=record.get("origin"),
+        fingerprint=record["fingerprint"],
+        summary_only=bool(record.get("summary_only")),
+        ingested_at=record.get("ingested_at"),
+        scores=scores,
+        corrections=corrections,
+    )
 
 
 CSV_COLUMNS = ("id", "title", "url", "canonical_url", "source", "author", "date", "language", "topics", "summary_only",

@@ -191,8 +191,23 @@ class Store:
                 except sqlite3.IntegrityError:  # only this statement is undone; the transaction goes on
                     continue
                 _write_scores(conn, article.id, article.scores)
+                for c in article.corrections:  # an imported article brings people's decisions with it
+                    conn.execute(
+                        "INSERT INTO topic_corrections (article_id, topic, action, user, created_at)"
+                        " VALUES (?, ?, ?, ?, ?)",
+                        (article.id, c.topic, c.action, c.user, c.created_at),
+                    )
                 added.append(article)
         return added
+
+    def backup(self, target: Path) -> None:
+        """A consistent copy of the store at `target`, made while others read and write (SQLite's online
+        backup, a thousand pages a step so that writers get in between)."""
+        destination = sqlite3.connect(target)
+        try:
+            self._connect().backup(destination, pages=1000)
+        finally:
+            destination.close()
 
     def replace(self, article: Article) -> None:
         """Overwrite an existing article's content and machine scores; corrections are kept."""
