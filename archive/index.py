@@ -25,7 +25,7 @@ from .models import Article
 LOGGER = logging.getLogger(__name__)
 
 # Bump when the schema changes: an index built with another version is rebuilt from the store.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 _VERSION_FILE = "schema-version"
 BULK_WRITER_MB = 128  # memory for each bulk writer process's postings before it writes them out
 
@@ -49,7 +49,7 @@ def distinct_words(text: str) -> set[str]:
 def build_schema(text_analyzer=TEXT_ANALYZER) -> Schema:
     """The index schema; `text_analyzer` is swapped only to read queries for spelling correction."""
     return Schema(
-        id=ID(stored=True, unique=True),
+        id=ID(stored=True, unique=True, sortable=True),  # a column too: `check` reads every id at once
         title=TEXT(analyzer=text_analyzer, stored=True, field_boost=3.0),
         body=TEXT(analyzer=text_analyzer, stored=True),
         # Each distinct word as written (lower case, accents folded, not stemmed): the word list of
@@ -159,8 +159,15 @@ class ArchiveIndex:
                         current.close()
 
     def document_ids(self) -> set[str]:
+        """The ids of every live document, from the id column (stored fields would mean reading every body)."""
+        ids: set[str] = set()
         with self.searcher() as s:
-            return {fields["id"] for fields in s.all_stored_fields()}
+            for reader, _offset in s.reader().leaf_readers():
+                if not reader.doc_count_all():
+                    continue
+                column = reader.column_reader("id")
+                ids.update(column[n] for n in reader.all_doc_ids())
+        return ids
 
     # -- writing -----------------------------------------------------------------------------
 

@@ -547,3 +547,30 @@ def test_a_summary_only_article_says_so(seeded_archive, ceop_id, tmp_path):
         assert client.get(f"/api/articles/{outcome.id}").get_json()["summary_only"] is True
     finally:
         close_archive(app)
+
+
+def test_the_app_repairs_the_index_on_start(seeded_archive, caplog):
+    from archive.models import Article
+    from ingest.dedup import fingerprint
+
+    body = "Stored just before a crash, never indexed: online grooming report."
+    orphan_free = Article(
+        title="Crash survivor",
+        body=body,
+        fingerprint=fingerprint(body),
+        id="c0ffee0000000001",
+        ingested_at="2026-11-21",
+    )
+    seeded_archive.store.insert(orphan_free)  # the store has it, the index does not (killed in between)
+    ceop = seeded_archive.search(SearchQuery(q="CEOP")).hits[0].id
+    seeded_archive.store.delete(ceop)  # and the index has an article the store lost
+    assert not seeded_archive.check(repair=False).ok
+    app = make_app(seeded_archive.config.data_dir)
+    try:
+        client = app.test_client()
+        assert client.get("/api/search?q=survivor").get_json()["total"] == 1
+        assert client.get("/api/search?q=CEOP").get_json()["total"] == 0
+    finally:
+        close_archive(app)
+    assert "1 missing articles indexed, 1 orphans removed" in caplog.text
+    assert seeded_archive.check(repair=False).ok

@@ -11,6 +11,17 @@ from . import api, articles, auth, curation, docs, errors, exports, formatting, 
 from .extension import init_archive
 
 
+def check_on_start(app: Flask, arch) -> None:
+    """Bring the index in line with the store before serving (a crash between the two leaves a gap)."""
+    report = arch.check(repair=True)
+    if report.repaired:
+        app.logger.warning(
+            "on start, the index was repaired: %d missing articles indexed, %d orphans removed",
+            len(report.missing_from_index),
+            len(report.orphans_in_index),
+        )
+
+
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the web app.
 
@@ -23,6 +34,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False  # keep the contract's key order, as the CLI prints it
 
     arch = init_archive(app, app.config.get("DATA_DIR"), app.config.get("ARCHIVE_SETTINGS"))
+    check_on_start(app, arch)
     if app.config.get("MAX_CONTENT_LENGTH") is None:  # Flask's default is None: no limit
         app.config["MAX_CONTENT_LENGTH"] = arch.config.max_content_length
 
