@@ -25,8 +25,11 @@ from .models import Article
 LOGGER = logging.getLogger(__name__)
 
 # Bump when the schema changes: an index built with another version is rebuilt from the store.
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6  # 6: segments written as separate files, never compound
 _VERSION_FILE = "schema-version"
+# Whoosh (3.54) copies a compound segment file wholly into memory when a searcher opens it (its
+# BufferFile wraps the mmap in a BytesIO): at 100,000 articles that was 3 GB. Separate files are
+# read on demand, so every writer here passes compound=False.
 BULK_WRITER_MB = 128  # memory for each bulk writer process's postings before it writes them out
 
 # Accent folding before stemming, so "Europäische" and "Europaische" meet, and "arrests" finds "arrested".
@@ -172,7 +175,7 @@ class ArchiveIndex:
     # -- writing -----------------------------------------------------------------------------
 
     @contextmanager
-    def writer(self, procs: int = 1) -> Iterator[IndexWriter]:
+    def writer(self, procs: int = 1, optimize: bool = False) -> Iterator[IndexWriter]:
         """A writer that waits up to `writer_timeout` for the lock, commits on success, cancels on error.
 
         With `procs` above 1 (bulk imports), that many processes analyse documents into segments of
@@ -183,7 +186,7 @@ class ArchiveIndex:
         try:
             try:
                 options = {"procs": procs, "multisegment": True, "limitmb": BULK_WRITER_MB} if procs > 1 else {}
-                writer = self.ix.writer(timeout=self.writer_timeout, **options)
+                writer = self.ix.writer(timeout=self.writer_timeout, compound=False, **options)
             except LockError:
                 raise IndexBusy(self._busy_message()) from None
             try:
@@ -191,7 +194,7 @@ class ArchiveIndex:
             except BaseException:
                 writer.cancel()
                 raise
-            writer.commit()
+            writer.commit(optimize=optimize)
         finally:
             self._write_lock.release()
 
@@ -208,7 +211,8 @@ class ArchiveIndex:
 
     def optimize(self) -> None:
         """Merge all segments into one: faster searches after a bulk import; slow, so never on the ingest path."""
-        self.ix.optimize()
+        with self.writer(optimize=True):
+            pass
 
     def delete(self, ids: Iterable[str]) -> None:
         with self.writer() as w:
@@ -224,7 +228,7 @@ class ArchiveIndex:
         ix = whoosh_index.create_in(str(fresh), build_schema())
         (fresh / _VERSION_FILE).write_text(str(SCHEMA_VERSION))
         count = 0
-        writer = ix.writer()
+        writer = ix.writer(compound=False)
         try:
             for article in articles:
                 writer.add_document(**article_to_document(article))
