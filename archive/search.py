@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import functools
 import heapq
 import re
 import threading
@@ -337,12 +338,13 @@ class SearchEngine:
         text = f"{fields.get('title', '')}\n{fields.get('body', '')}"
         candidates = searcher.more_like(docnum, "body", text=text, top=SIMILAR_CANDIDATES, numterms=KEY_TERMS)
         own_terms = self._terms(text)
+        rarity = functools.cache(lambda term: searcher.idf("body", term))
         same_story, more = [], []
         for hit in candidates:
             found = self._hit(hit, snippet=False)
             other = hit.fields()
             other_terms = self._terms(f"{other.get('title', '')}\n{other.get('body', '')}")
-            overlap = _weighted_jaccard(own_terms, other_terms, lambda term: searcher.idf("body", term))
+            overlap = _weighted_jaccard(own_terms, other_terms, rarity)
             close_in_time = _days_apart(fields.get("date"), other.get("date")) <= SAME_STORY_DAYS
             other_source = other.get("source") != fields.get("source") or not fields.get("source")
             if overlap >= SAME_STORY_OVERLAP and close_in_time and other_source:

@@ -93,16 +93,8 @@ EXPORT_COLUMNS = ("id", "title", "url", "source", "date", "author", "topics", "s
 
 def hit_to_export(hit: Hit) -> dict:
     """One search match as exported: the snippet as plain text (marks removed, entities decoded)."""
-    return {
-        "id": hit.id,
-        "title": hit.title,
-        "url": hit.url,
-        "source": hit.source,
-        "date": hit.date,
-        "author": hit.author,
-        "topics": hit.topics,
-        "snippet": snippet_text(hit.snippet),
-    }
+    record = {**hit_to_dict(hit, snippet=False), "author": hit.author, "snippet": snippet_text(hit.snippet)}
+    return {column: record[column] for column in EXPORT_COLUMNS}
 
 
 def hit_to_csv_row(hit: Hit) -> list[str]:

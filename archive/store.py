@@ -169,11 +169,7 @@ class Store:
     def insert(self, article: Article) -> None:
         """Insert a new article with its scores; raises sqlite3.IntegrityError on a duplicate fingerprint."""
         with self.transaction() as conn:
-            conn.execute(
-                f"INSERT INTO articles ({_ARTICLE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                _article_row(article),
-            )
-            _write_scores(conn, article.id, article.scores)
+            _write_article(conn, article)
 
     def insert_new(self, articles: list[Article]) -> list[Article]:
         """Insert many articles in one transaction; those whose id or fingerprint is stored are skipped.
@@ -184,19 +180,11 @@ class Store:
         with self.transaction() as conn:
             for article in articles:
                 try:
-                    conn.execute(
-                        f"INSERT INTO articles ({_ARTICLE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        _article_row(article),
-                    )
+                    _write_article(conn, article)
                 except sqlite3.IntegrityError:  # only this statement is undone; the transaction goes on
                     continue
-                _write_scores(conn, article.id, article.scores)
-                for c in article.corrections:  # an imported article brings people's decisions with it
-                    conn.execute(
-                        "INSERT INTO topic_corrections (article_id, topic, action, user, created_at)"
-                        " VALUES (?, ?, ?, ?, ?)",
-                        (article.id, c.topic, c.action, c.user, c.created_at),
-                    )
+                for correction in article.corrections:  # an imported article brings people's decisions
+                    _write_correction(conn, article.id, correction)
                 added.append(article)
         return added
 
@@ -270,10 +258,7 @@ class Store:
 
     def add_correction(self, article_id: str, correction: Correction) -> None:
         with self.transaction() as conn:
-            conn.execute(
-                "INSERT INTO topic_corrections (article_id, topic, action, user, created_at) VALUES (?, ?, ?, ?, ?)",
-                (article_id, correction.topic, correction.action, correction.user, correction.created_at),
-            )
+            _write_correction(conn, article_id, correction)
 
     def _hydrate(self, conn: sqlite3.Connection, rows: list[sqlite3.Row]) -> list[Article]:
         articles = [
@@ -329,6 +314,19 @@ def _article_row(a: Article) -> tuple:
         a.body,
         a.fingerprint,
         int(a.summary_only),
+    )
+
+
+def _write_article(conn: sqlite3.Connection, article: Article) -> None:
+    """The article's row and machine scores; raises sqlite3.IntegrityError on a stored id or fingerprint."""
+    conn.execute(f"INSERT INTO articles ({_ARTICLE_COLUMNS}) VALUES ({', '.join('?' * 13)})", _article_row(article))
+    _write_scores(conn, article.id, article.scores)
+
+
+def _write_correction(conn: sqlite3.Connection, article_id: str | None, correction: Correction) -> None:
+    conn.execute(
+        "INSERT INTO topic_corrections (article_id, topic, action, user, created_at) VALUES (?, ?, ?, ?, ?)",
+        (article_id, correction.topic, correction.action, correction.user, correction.created_at),
     )
 
 

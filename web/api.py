@@ -33,8 +33,8 @@ def search():
 def similar(article_id: str):
     try:
         found = get_archive().similar(article_id)
-    except ArticleNotFound:
-        return jsonify(error=f"No article has the id {article_id!r}."), 404
+    except ArticleNotFound as exc:
+        return jsonify(error=str(exc)), 404
     return jsonify(similar_to_dict(article_id, found))
 
 
@@ -42,8 +42,8 @@ def similar(article_id: str):
 def article(article_id: str):
     try:
         found = get_archive().get(article_id)
-    except ArticleNotFound:
-        return jsonify(error=f"No article has the id {article_id!r}."), 404
+    except ArticleNotFound as exc:
+        return jsonify(error=str(exc)), 404
     return jsonify(article_to_dict(found))
 
 

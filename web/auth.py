@@ -60,6 +60,8 @@ def current_user() -> User | None:
 
 def load_user() -> None:
     """Before each request: the signed-in user (None when signed out, or when the account is gone)."""
+    if request.endpoint == "static":
+        return
     name = session.get("user")
     user = get_archive().accounts.get_user(name) if name else None
     if name and user is None:
@@ -71,7 +73,7 @@ def require_reader_signin():
     """Before each request: when reading needs sign-in, send the signed-out to the sign-in page."""
     if not reading_needs_signin() or current_user() is not None or request.endpoint in OPEN_ENDPOINTS:
         return None
-    if request.path.startswith("/api/") or request.path.endswith((".csv", ".jsonl", ".atom")):
+    if request.blueprint in {"api", "exports"}:  # machines get a status, not a sign-in page
         if request.endpoint == "api.create_article":  # bearer tokens are checked by the view
             return None
         abort(401)

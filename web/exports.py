@@ -13,7 +13,7 @@ from itertools import chain
 from flask import Blueprint, Response, jsonify, render_template, request, stream_with_context, url_for
 
 from archive.errors import InvalidQuery
-from archive.models import Hit, SearchQuery
+from archive.models import Hit
 from archive.serialize import EXPORT_COLUMNS, hit_to_csv_row, hit_to_export, snippet_text
 
 from .extension import get_archive
@@ -63,7 +63,7 @@ def _export(kind: str, mimetype: str, lines) -> Response | tuple:
     arch = get_archive()
     try:
         state = state_from_request(request.args, arch)
-        hits = arch.search_all(_all_matches(state))
+        hits = arch.search_all(state.to_query(arch.config.per_page))  # every match: page and size unused
         first = next(hits, None)  # reads the query now, so that a bad one is a 400, not a broken download
     except (BadParameter, InvalidQuery) as exc:
         return jsonify(error=str(exc)), 400
@@ -74,17 +74,11 @@ def _export(kind: str, mimetype: str, lines) -> Response | tuple:
     return response
 
 
-def _all_matches(state: SearchState) -> SearchQuery:
-    return replace(state.to_query(1), page=1, per_page=1)
-
-
 def _csv_lines(hits: Iterator[Hit]) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(EXPORT_COLUMNS)
-    for hit in chain([None], hits):
-        if hit is not None:
-            writer.writerow(hit_to_csv_row(hit))
+    for row in chain([EXPORT_COLUMNS], map(hit_to_csv_row, hits)):
+        writer.writerow(row)
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()
