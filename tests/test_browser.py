@@ -59,14 +59,23 @@ def serving(data_dir: Path) -> Iterator[str]:
 
     app = create_app({"DATA_DIR": str(data_dir)})
     server = waitress.create_server(app, host="127.0.0.1", port=0, threads=2)
-    thread = threading.Thread(target=server.run, daemon=True)
+    stop = threading.Event()
+
+    def serve() -> None:
+        # Short polls until told to stop, so the socket is closed only after the loop has
+        # left select(): closing it under a running select() raised EBADF in the thread.
+        while not stop.is_set():
+            server.asyncore.loop(timeout=0.05, map=server._map, count=1)
+
+    thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.effective_port}"
     finally:
-        server.close()
+        stop.set()
         thread.join(timeout=10)
         server.task_dispatcher.shutdown()
+        server.asyncore.close_all(server._map)  # the listener, its trigger and open connections
         close_archive(app)
 
 
