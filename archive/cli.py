@@ -10,16 +10,15 @@ import secrets
 import sys
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
-from functools import cached_property
 from importlib import resources
 from pathlib import Path
 
 import click
 
 from .accounts import ROLES, check_name, check_role
-from .config import load_config
+from .cli_support import Context, Failure, emit, failing, pass_ctx, progress
+from .cli_tagging import eval_tags, retag
 from .errors import ArchiveError, InvalidQuery
 from .models import Article, SearchQuery
 from .serialize import (
@@ -34,76 +33,7 @@ from .serialize import (
     snippet_text,
     tag_to_dict,
 )
-from .service import Archive
 from .taxonomy import load_taxonomy
-
-PROGRESS_MIN_INPUTS = 4  # fewer inputs than this finish before a progress bar is worth drawing
-
-
-class Failure(click.ClickException):
-    """One sentence on stderr and a non-zero exit, for errors a user can cause."""
-
-    def __init__(self, message: str, exit_code: int = 1) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
-
-    def show(self, file=None) -> None:
-        click.echo(f"archive: error: {self.format_message()}", err=True)
-
-
-@contextmanager
-def _failing(exit_code: int = 1) -> Iterator[None]:
-    """An ArchiveError raised inside becomes one line on stderr and `exit_code`."""
-    try:
-        yield
-    except ArchiveError as exc:
-        raise Failure(str(exc), exit_code) from None
-
-
-def _emit(obj: dict) -> None:
-    click.echo(json.dumps(obj, ensure_ascii=False))
-
-
-def _progress(total: int, enabled: bool, desc: str):
-    from tqdm import tqdm
-
-    return tqdm(
-        total=total,
-        desc=desc,
-        unit="input",
-        file=sys.stderr,
-        leave=False,
-        disable=not (enabled and total >= PROGRESS_MIN_INPUTS and sys.stderr.isatty()),
-    )
-
-
-class Context:
-    def __init__(self, data_dir: Path | None) -> None:
-        self.data_dir = data_dir
-        self._archive: Archive | None = None
-
-    @cached_property
-    def config(self):
-        """The settings, read once per command."""
-        try:
-            return load_config(self.data_dir)
-        except ArchiveError as exc:
-            raise Failure(str(exc), 2) from None
-
-    def archive(self) -> Archive:
-        if self._archive is None:
-            try:
-                self._archive = Archive(config=self.config)
-            except ArchiveError as exc:
-                raise Failure(str(exc)) from None
-        return self._archive
-
-    def close(self) -> None:
-        if self._archive is not None:
-            self._archive.close()
-
-
-pass_ctx = click.make_pass_decorator(Context)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -134,7 +64,7 @@ def _warn_once(warning: str | None, warned: set[str]) -> None:
 def _report_ingest(outcomes, as_json: bool, total: int) -> None:
     counts: Counter[str] = Counter()
     warned: set[str] = set()
-    with _progress(total, not as_json, "ingesting") as bar:
+    with progress(total, not as_json, "ingesting") as bar:
         for outcome in outcomes:
             counts[outcome.status] += 1
             bar.update(1)
@@ -142,7 +72,7 @@ def _report_ingest(outcomes, as_json: bool, total: int) -> None:
                 bar.clear()
                 _warn_once(outcome.warning, warned)
             if as_json:
-                _emit(outcome_to_dict(outcome))
+                emit(outcome_to_dict(outcome))
             elif outcome.status == "failed":
                 bar.clear()
             else:
@@ -206,7 +136,7 @@ def _for_each_file(ctx: Context, files: tuple[str, ...], as_json: bool, to_recor
             failed = True
             click.echo(f"archive: {item.error}", err=True)
         elif as_json:
-            _emit(to_record(item.origin, item.article))
+            emit(to_record(item.origin, item.article))
         else:
             echo_record(to_record(item.origin, item.article))
     sys.exit(1 if failed else 0)
@@ -248,16 +178,15 @@ def tag(ctx: Context, files: tuple[str, ...], as_json: bool) -> None:
         raise Failure(str(exc)) from None
 
     def echo(record: dict) -> None:
-        click.echo(f"== {record['source']}: {', '.join(record['topics']) or 'no topic'}")
+        verdict = "off-topic" if record["off_topic"] else ", ".join(record["topics"]) or "no topic"
+        click.echo(f"== {record['source']}: {verdict} (relevance {record['relevance']:.2f})")
         _echo_scores(record)
 
-    _for_each_file(
-        ctx,
-        files,
-        as_json,
-        lambda origin, article: tag_to_dict(origin, tagger.score(article.title, article.body)),
-        echo,
-    )
+    def to_record(origin: str, article: Article) -> dict:
+        tagging = tagger.tag(article.title, article.body)
+        return tag_to_dict(origin, tagging.scores, tagging.relevance, tagging.unrelated)
+
+    _for_each_file(ctx, files, as_json, to_record, echo)
 
 
 @main.command()
@@ -304,7 +233,7 @@ def search(
     except ArchiveError as exc:
         raise Failure(str(exc)) from None
     if as_json:
-        _emit(result_to_dict(result))
+        emit(result_to_dict(result))
         return
     click.echo(f"{result.total} result(s) in {result.took_ms:.0f} ms, page {result.page} of {result.page_count}")
     for n, hit in enumerate(result.hits, start=(page - 1) * per_page + 1):
@@ -327,7 +256,7 @@ def show(ctx: Context, article_id: str, as_json: bool) -> None:
         raise Failure(str(exc)) from None
     record = article_to_dict(article)
     if as_json:
-        _emit(record)
+        emit(record)
         return
     click.echo(record["title"])
     for key in ("id", "source", "author", "date", "url", "language", "ingested_at"):
@@ -368,7 +297,7 @@ def export(ctx: Context, fmt: str) -> None:
     archive = ctx.archive()
     if fmt == "jsonl":
         for article in archive.articles():
-            _emit(article_to_record(article))
+            emit(article_to_record(article))
         return
     writer = csv.writer(sys.stdout, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
@@ -465,7 +394,7 @@ def bench(articles: int, rounds: int, bench_dir: Path, json_path: Path | None, c
         if response.status_code != 200:
             raise Failure(f"the search page answered {response.status_code} for {query_string}")
 
-    with _progress(articles, True, "importing") as bar:
+    with progress(articles, True, "importing") as bar:
         report = run(data_dir, articles, rounds=rounds, render_page=render_page, progress=bar.update, echo=click.echo)
     print_report(report, echo=click.echo)
     if json_path:
@@ -483,7 +412,7 @@ def bench(articles: int, rounds: int, bench_dir: Path, json_path: Path | None, c
 def reindex(ctx: Context) -> None:
     """Rebuild the search index from the store."""
     archive = ctx.archive()
-    with _progress(archive.count(), True, "indexing") as bar:
+    with progress(archive.count(), True, "indexing") as bar:
         count = archive.reindex(progress=bar.update)
     click.echo(f"reindexed {count} articles", err=True)
 
@@ -496,7 +425,7 @@ def check(ctx: Context, dry_run: bool, as_json: bool) -> None:
     """Compare store and index, repair differences; exit 1 when something was wrong."""
     report = ctx.archive().check(repair=not dry_run)
     if as_json:
-        _emit(
+        emit(
             {
                 "stored": report.stored,
                 "indexed": report.indexed,
@@ -547,13 +476,13 @@ def user() -> None:
 @pass_ctx
 def user_add(ctx: Context, name: str, role: str) -> None:
     """Add a user; the password is asked twice, or read from the first line of stdin."""
-    with _failing(2):
+    with failing(2):
         check_name(name)
         check_role(role)
     accounts = ctx.archive().accounts
     if accounts.get_user(name) is not None:  # before asking for a password in vain
         raise Failure(f"A user named {name!r} already exists.")
-    with _failing():
+    with failing():
         added = accounts.add_user(name, _read_password(), role)
     click.echo(f"archive: added {added.role} {added.name}", err=True)
 
@@ -566,7 +495,7 @@ def user_list(ctx: Context, as_json: bool) -> None:
     users = ctx.archive().accounts.users()
     for account in users:
         if as_json:
-            _emit(dataclasses.asdict(account))
+            emit(dataclasses.asdict(account))
         else:
             click.echo(f"{account.name:<24} {account.role:<7} created {account.created_at}")
     if not users and not as_json:
@@ -578,7 +507,7 @@ def user_list(ctx: Context, as_json: bool) -> None:
 @pass_ctx
 def user_remove(ctx: Context, name: str) -> None:
     """Remove a user."""
-    with _failing():
+    with failing():
         ctx.archive().accounts.remove_user(name)
     click.echo(f"archive: removed user {name}", err=True)
 
@@ -591,7 +520,7 @@ def user_passwd(ctx: Context, name: str) -> None:
     accounts = ctx.archive().accounts
     if accounts.get_user(name) is None:
         raise Failure(f"No user is named {name!r}.")
-    with _failing():
+    with failing():
         accounts.set_password(name, _read_password())
     click.echo(f"archive: changed the password of {name}", err=True)
 
@@ -609,7 +538,7 @@ def user_ensure_editor(ctx: Context) -> None:
     candidates = itertools.chain(["editor"], (f"editor-{n}" for n in itertools.count(2)))
     name = next(n for n in candidates if n not in taken)  # a reader may already be called "editor"
     password = secrets.token_urlsafe(12)
-    with _failing():
+    with failing():
         accounts.add_user(name, password, "editor")
     click.echo("Created an editor account. Its password is shown this once; change it with")
     click.echo(f"  archive --data {ctx.config.data_dir} user passwd {name}")
@@ -627,9 +556,9 @@ def token() -> None:
 @pass_ctx
 def token_create(ctx: Context, name: str) -> None:
     """Create an API token and print it, once: only its digest is kept."""
-    with _failing(2):
+    with failing(2):
         check_name(name, "token")
-    with _failing():
+    with failing():
         secret = ctx.archive().accounts.create_token(name)
     click.echo(f"API token {name!r} created. It is shown this once and cannot be recovered, so keep it now:")
     click.echo(secret)
@@ -643,7 +572,7 @@ def token_list(ctx: Context, as_json: bool) -> None:
     tokens = ctx.archive().accounts.tokens()
     for api_token in tokens:
         if as_json:
-            _emit(dataclasses.asdict(api_token))
+            emit(dataclasses.asdict(api_token))
         else:
             used = api_token.last_used_at or "never"
             click.echo(f"{api_token.name:<24} created {api_token.created_at}  last used {used}")
@@ -656,6 +585,10 @@ def token_list(ctx: Context, as_json: bool) -> None:
 @pass_ctx
 def token_revoke(ctx: Context, name: str) -> None:
     """Revoke an API token: it stops working at once."""
-    with _failing():
+    with failing():
         ctx.archive().accounts.revoke_token(name)
     click.echo(f"archive: revoked token {name}", err=True)
+
+
+main.add_command(retag)
+main.add_command(eval_tags)

@@ -20,7 +20,7 @@ from whoosh.support.charset import accent_map
 from whoosh.writing import IndexWriter
 
 from .errors import IndexBusy
-from .models import Article
+from .models import OFF_TOPIC, Article
 
 LOGGER = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ def article_to_document(article: Article) -> dict:
         "title": article.title,
         "body": article.body,
         "words": " ".join(distinct_words(f"{article.title}\n{article.body}")),
-        "topics": ",".join(article.topics),
+        "topics": OFF_TOPIC if article.off_topic else ",".join(article.topics),
         "url": article.canonical_url or article.url or "",
         "dated": "1" if article.published else "0",
     }

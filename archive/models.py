@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 TOPICS: tuple[str, ...] = ("policy", "platform_moderation", "law_enforcement", "prevention")
+OFF_TOPIC = "off_topic"  # the index's topic value, and the search filter, for articles judged unrelated
 
 IngestStatus = Literal["added", "updated", "duplicate", "failed"]
 SortOrder = Literal["relevance", "newest", "oldest"]
@@ -59,6 +60,12 @@ class Article:
     ingested_at: str | None = None
     scores: list[TopicScore] = field(default_factory=list)
     corrections: list[Correction] = field(default_factory=list)
+    unrelated: bool = False  # the machine's verdict: not about child protection, so no machine topic
+
+    @property
+    def off_topic(self) -> bool:
+        """Judged unrelated to child protection, and no person has given it a topic."""
+        return self.unrelated and not self.topics
 
     @property
     def topics(self) -> list[str]:
@@ -118,6 +125,7 @@ class Hit:
     score: float
     snippet: str
     title_html: str = ""
+    off_topic: bool = False
     author: str | None = None
 
 

@@ -31,7 +31,7 @@ from whoosh.searching import Searcher
 from .columns import SearcherCache, intersect
 from .errors import InvalidQuery
 from .index import NO_TOPIC, SPELLING_ANALYZER, WORDS_FIELD, build_schema
-from .models import Hit, SearchQuery, SearchResult, Similar, Timeline, TimelineBucket
+from .models import OFF_TOPIC, Hit, SearchQuery, SearchResult, Similar, Timeline, TimelineBucket
 
 SNIPPET_CHARS = 240  # the lead shown when no sentence holds a match
 SENTENCE_CHARS = 300
@@ -403,7 +403,8 @@ def _make_hit(fields: dict, score, snippet: str | None = None, title_html: str |
         url=fields.get("url") or None,
         source=fields.get("source"),
         date=date.strftime("%Y-%m-%d") if date else None,
-        topics=[t for t in fields.get("topics", "").split(",") if t],
+        topics=[t for t in fields.get("topics", "").split(",") if t and t != OFF_TOPIC],
+        off_topic=fields.get("topics") == OFF_TOPIC,
         score=round(float(score), 4) if isinstance(score, (int, float)) else 0.0,
         snippet=escape(_lead(fields.get("body", "")), quote=False) if snippet is None else snippet,
         title_html=title_html or escape(title, quote=False),

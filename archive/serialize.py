@@ -22,9 +22,10 @@ def scores_to_dicts(scores: list[TopicScore]) -> tuple[list[str], dict[str, floa
     )
 
 
-def tag_to_dict(source: str, scores: list[TopicScore]) -> dict:
+def tag_to_dict(source: str, scores: list[TopicScore], relevance: float = 1.0, unrelated: bool = False) -> dict:
     topics, score_map, evidence = scores_to_dicts(scores)
-    return {"source": source, "topics": topics, "scores": score_map, "evidence": evidence}
+    return {"source": source, "topics": topics, "scores": score_map, "evidence": evidence,
+            "relevance": relevance, "off_topic": unrelated}  # fmt: skip
 
 
 def extraction_to_dict(source: str, article: Article) -> dict:
@@ -49,6 +50,7 @@ def hit_to_dict(hit: Hit, snippet: bool = True) -> dict:
         "source": hit.source,
         "date": hit.date,
         "topics": hit.topics,
+        "off_topic": hit.off_topic,
         "score": hit.score,
     }
     if snippet:
@@ -131,6 +133,7 @@ def article_to_dict(article: Article) -> dict:
         "summary_only": article.summary_only,
         "text": article.body,
         "topics": article.topics,
+        "off_topic": article.off_topic,
         "scores": score_map,
         "evidence": evidence,
         "sentences": {s.topic: s.sentence for s in article.scores if s.sentence},
@@ -146,6 +149,7 @@ def article_to_record(article: Article) -> dict:
         "fingerprint": article.fingerprint,
         "origin": article.origin,
         "machine_topics": [s.topic for s in article.scores if s.assigned],
+        "unrelated": article.unrelated,
     }
 
 
@@ -188,6 +192,7 @@ def article_from_record(record: dict) -> Article:
         ingested_at=record.get("ingested_at"),
         scores=scores,
         corrections=corrections,
+        unrelated=bool(record.get("unrelated")),
     )
 
 

@@ -23,6 +23,7 @@ LOGGER = logging.getLogger(__name__)
 
 
 IMPORT_BATCH = 1000  # articles per store transaction in a bulk import
+RETAG_BATCH = 500  # articles per store transaction when re-tagging
 MAX_IMPORT_PROCS = 4  # index writer processes in a bulk import, at most one per core
 
 
@@ -191,6 +192,28 @@ class Archive:
         # Audited before the index is touched: a busy index leaves an orphan that `check` drops.
         self.accounts.record(user, "delete", article_id, article.title)
         self.index.delete([article_id])
+
+    def retag(self, tag: Callable[[Article], Article], progress: Callable[[int], None] | None = None) -> Counter:
+        """Recompute every article's machine tags with `tag` (after a taxonomy change): the store is
+        updated a batch at a time, and the index for articles whose topics changed. People's
+        corrections are never touched and still win. Returns counts of "articles" and "changed" (a
+        topic gained or lost, or the off-topic verdict turned)."""
+        counts: Counter = Counter(articles=0, changed=0)
+        for chunk in _batched(self.store.iter_articles(), RETAG_BATCH):
+            reindex = []
+            for article in chunk:
+                before = (article.topics, article.off_topic)
+                tag(article)
+                if (article.topics, article.off_topic) != before:  # the order too: the first is the primary
+                    reindex.append(article)
+                    counts["changed"] += set(article.topics) != set(before[0]) or article.off_topic != before[1]
+            self.store.replace_tags(chunk)
+            if reindex:
+                self.index.add(reindex)
+            counts["articles"] += len(chunk)
+            if progress:
+                progress(len(chunk))
+        return counts
 
     def reindex(self, progress: Callable[[int], None] | None = None) -> int:
         """Rebuild the whole index from the store; returns the number of articles indexed."""

@@ -79,11 +79,13 @@ MIGRATIONS: tuple[str, ...] = (
         detail TEXT NOT NULL
     );
     """,
+    # 4: the tagger's verdict that an article is unrelated to child protection (see Article.unrelated).
+    "ALTER TABLE articles ADD COLUMN unrelated INTEGER NOT NULL DEFAULT 0",
 )
 
 _ARTICLE_COLUMNS = (
     "id, url, canonical_url, source, title, author, published, ingested_at, language, origin, body, fingerprint,"
-    " summary_only"
+    " summary_only, unrelated"
 )
 
 
@@ -203,7 +205,7 @@ class Store:
             row = _article_row(article)
             conn.execute(
                 "UPDATE articles SET url=?, canonical_url=?, source=?, title=?, author=?, published=?,"
-                " ingested_at=?, language=?, origin=?, body=?, fingerprint=?, summary_only=? WHERE id=?",
+                " ingested_at=?, language=?, origin=?, body=?, fingerprint=?, summary_only=?, unrelated=? WHERE id=?",
                 (*row[1:], row[0]),
             )
             _write_scores(conn, article.id, article.scores)
@@ -256,6 +258,14 @@ class Store:
             yield from self._hydrate(conn, rows)
             last = rows[-1]["id"]
 
+    def replace_tags(self, articles: list[Article]) -> None:
+        """Overwrite the machine's scores and verdict of stored articles in one transaction (re-tagging);
+        content and people's corrections are untouched."""
+        with self.transaction() as conn:
+            for article in articles:
+                conn.execute("UPDATE articles SET unrelated = ? WHERE id = ?", (int(article.unrelated), article.id))
+                _write_scores(conn, article.id, article.scores)
+
     def add_correction(self, article_id: str, correction: Correction) -> None:
         with self.transaction() as conn:
             _write_correction(conn, article_id, correction)
@@ -276,6 +286,7 @@ class Store:
                 body=r["body"],
                 fingerprint=r["fingerprint"],
                 summary_only=bool(r["summary_only"]),
+                unrelated=bool(r["unrelated"]),
             )
             for r in rows
         ]
@@ -314,12 +325,13 @@ def _article_row(a: Article) -> tuple:
         a.body,
         a.fingerprint,
         int(a.summary_only),
+        int(a.unrelated),
     )
 
 
 def _write_article(conn: sqlite3.Connection, article: Article) -> None:
     """The article's row and machine scores; raises sqlite3.IntegrityError on a stored id or fingerprint."""
-    conn.execute(f"INSERT INTO articles ({_ARTICLE_COLUMNS}) VALUES ({', '.join('?' * 13)})", _article_row(article))
+    conn.execute(f"INSERT INTO articles ({_ARTICLE_COLUMNS}) VALUES ({', '.join('?' * 14)})", _article_row(article))
     _write_scores(conn, article.id, article.scores)
 
 

@@ -8,7 +8,7 @@ from importlib import resources
 from pathlib import Path
 
 from .errors import ConfigError
-from .models import TOPICS
+from .models import OFF_TOPIC, TOPICS
 
 
 @dataclass(frozen=True)
@@ -21,10 +21,15 @@ class Topic:
     terms: dict[str, float] = field(default_factory=dict)
 
 
+RELEVANCE = "relevance"  # the table of terms that say an article is about child protection at all
+
+
 @dataclass(frozen=True)
 class Taxonomy:
     topics: list[Topic]
     origin: str
+    # Scored like a topic; an article below its threshold is unrelated and gets no topic. None: no such test.
+    relevance: Topic | None = None
 
     def get(self, name: str) -> Topic:
         for topic in self.topics:
@@ -33,6 +38,8 @@ class Taxonomy:
         raise KeyError(name)
 
     def label(self, name: str) -> str:
+        if name == OFF_TOPIC:
+            return "Off-topic"
         try:
             return self.get(name).label
         except KeyError:
@@ -57,22 +64,27 @@ def parse_taxonomy(text: str, origin: str) -> Taxonomy:
         entry = data.get(name)
         if not isinstance(entry, dict):
             raise ConfigError(f"{origin} has no [{name}] table")
-        terms = entry.get("terms", {})
-        if not terms or not all(isinstance(w, (int, float)) for w in terms.values()):
-            raise ConfigError(f"{origin}: [{name}.terms] must map terms to numeric weights")
-        topics.append(
-            Topic(
-                name=name,
-                label=str(entry.get("label", name)),
-                definition=" ".join(str(entry.get("definition", "")).split()),
-                threshold=float(entry.get("threshold", 0.5)),
-                terms={str(t).lower(): float(w) for t, w in terms.items()},
-            )
-        )
-    unknown = set(data) - set(TOPICS)
+        topics.append(_topic(name, entry, origin))
+    unknown = set(data) - set(TOPICS) - {RELEVANCE}
     if unknown:
         raise ConfigError(f"{origin}: unknown topics {sorted(unknown)}; the topics are {list(TOPICS)}")
-    return Taxonomy(topics=topics, origin=origin)
+    relevance = data.get(RELEVANCE)
+    if relevance is not None and not isinstance(relevance, dict):
+        raise ConfigError(f"{origin}: [{RELEVANCE}] must be a table")
+    return Taxonomy(topics=topics, origin=origin, relevance=_topic(RELEVANCE, relevance, origin) if relevance else None)
+
+
+def _topic(name: str, entry: dict, origin: str) -> Topic:
+    terms = entry.get("terms", {})
+    if not terms or not isinstance(terms, dict) or not all(isinstance(w, (int, float)) for w in terms.values()):
+        raise ConfigError(f"{origin}: [{name}.terms] must map terms to numeric weights")
+    return Topic(
+        name=name,
+        label=str(entry.get("label", name)),
+        definition=" ".join(str(entry.get("definition", "")).split()),
+        threshold=float(entry.get("threshold", 0.5)),
+        terms={str(t).lower(): float(w) for t, w in terms.items()},
+    )
 
 
 def load_taxonomy(override: Path | None = None) -> Taxonomy:

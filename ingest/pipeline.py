@@ -104,8 +104,9 @@ def extract_articles(raw: RawDocument, config: Config) -> Iterator[Extracted]:
 
 
 def tag_article(article: Article, tagger: Tagger) -> Article:
-    """Stage 5: machine topic scores with evidence."""
-    article.scores = tagger.score(article.title, article.body)
+    """Stage 5: machine topic scores with evidence, and whether the article is about child protection at all."""
+    tagging = tagger.tag(article.title, article.body)
+    article.scores, article.unrelated = tagging.scores, tagging.unrelated
     return article
 
 

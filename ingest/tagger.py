@@ -10,13 +10,14 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from archive.models import Evidence, TopicScore
-from archive.taxonomy import Taxonomy
+from archive.taxonomy import Taxonomy, Topic
 
 TITLE_WEIGHT = 2.0  # an occurrence in the headline counts this many times
 LEAD_WEIGHT = 1.5  # ... in the first paragraph
 REFERENCE_WORDS = 500  # longer articles need proportionally more evidence (square-root scaling)
 SATURATION = 7.0  # raw evidence at which a score reaches 1 - 1/e (tuned on samples and seeds)
 SINGLE_TERM_FACTOR = 0.5  # one distinct term is weak evidence, however often it occurs
+PASSING_MENTION_FACTOR = 0.6  # terms confined to one sentence of the body, not in the headline: a passing mention
 
 _SENTENCES = re.compile(r"[^.!?\n]+(?:[.!?]+[\"”’)]*|$)")
 
@@ -54,19 +55,18 @@ class _Term:
 class _Match:
     term: str
     surface: str
-    start: int
+    start: int  # offset in the body; -1 in the title
     zone_weight: float
 
 
-class Tagger:
-    """Scores an article's title and body against every topic of a taxonomy."""
+class _Lexicon:
+    """Weighted terms of named groups (topics), found left to right; at each place the longest term wins."""
 
-    def __init__(self, taxonomy: Taxonomy) -> None:
-        self.taxonomy = taxonomy
-        self.weights: dict[str, dict[str, float]] = defaultdict(dict)  # term -> topic -> weight
-        for topic in taxonomy.topics:
-            for term, weight in topic.terms.items():
-                self.weights[term][topic.name] = weight
+    def __init__(self, groups: list[Topic]) -> None:
+        self.weights: dict[str, dict[str, float]] = defaultdict(dict)  # term -> group -> weight
+        for group in groups:
+            for term, weight in group.terms.items():
+                self.weights[term][group.name] = weight
         # Candidate terms by their first word; a one-word prefix term is found by its prefix instead.
         self._by_first: dict[str, list[_Term]] = defaultdict(list)
         self._by_prefix: dict[str, _Term] = {}
@@ -88,7 +88,6 @@ class Tagger:
         return found
 
     def _scan(self, text: str, zone_weight, offset: bool) -> list[_Match]:
-        """Terms in `text`, left to right; at each place only the longest matching term counts."""
         folded = fold(text)
         spans = [(m.start(), m.end()) for m in _TOKEN.finditer(folded)]
         tokens = [folded[a:b] for a, b in spans]
@@ -106,52 +105,97 @@ class Tagger:
             i += len(best.words)
         return found
 
-    def _matches(self, title: str, body: str) -> list[_Match]:
+    def matches(self, title: str, body: str) -> list[_Match]:
         lead_end = body.find("\n\n")
         lead_end = len(body) if lead_end < 0 else lead_end
         return self._scan(title, lambda _: TITLE_WEIGHT, offset=False) + self._scan(
             body, lambda start: LEAD_WEIGHT if start < lead_end else 1.0, offset=True
         )
 
+
+@dataclass(frozen=True)
+class Tagging:
+    """The tagger's verdict on one article."""
+
+    scores: list[TopicScore]  # one per topic, in taxonomy order
+    relevance: float  # how much the article is about child protection at all, in [0, 1]
+    unrelated: bool  # below the relevance threshold: no topic is assigned
+
+
+class _Text:
+    """An article prepared for scoring: its sentences and its length factor."""
+
+    def __init__(self, title: str, body: str) -> None:
+        words = max(1, len(body.split()) + len(title.split()))
+        self.length_factor = max(1.0, math.sqrt(words / REFERENCE_WORDS))
+        self.sentences = [(m.start(), m.group().strip()) for m in _SENTENCES.finditer(body)]
+        self.starts = [s for s, _ in self.sentences]
+
+    def sentence_of(self, offset: int) -> int:
+        return bisect_right(self.starts, offset) - 1
+
+
+class Tagger:
+    """Scores an article's title and body against every topic of a taxonomy, after a relevance test."""
+
+    def __init__(self, taxonomy: Taxonomy) -> None:
+        self.taxonomy = taxonomy
+        self._topics = _Lexicon(taxonomy.topics)
+        self._relevance = _Lexicon([taxonomy.relevance]) if taxonomy.relevance else None
+
     def score(self, title: str, body: str) -> list[TopicScore]:
         """One TopicScore per topic of the taxonomy, in taxonomy order."""
-        matches = self._matches(title, body)
-        words = max(1, len(body.split()) + len(title.split()))
-        length_factor = max(1.0, math.sqrt(words / REFERENCE_WORDS))
-        sentences = [(m.start(), m.group().strip()) for m in _SENTENCES.finditer(body)]
-        starts = [s for s, _ in sentences]
-        scores = []
-        for topic in self.taxonomy.topics:
-            weighted: dict[str, float] = defaultdict(float)  # term -> zone-weighted occurrences
-            surfaces: dict[str, int] = defaultdict(int)  # surface form (lower case) -> count
-            surface_term: dict[str, str] = {}
-            sentence_weight: dict[int, float] = defaultdict(float)
-            for match in matches:
-                weight = self.weights[match.term].get(topic.name)
-                if weight is None:
-                    continue
-                weighted[match.term] += match.zone_weight
-                key = match.surface.lower()
-                surfaces[key] += 1
-                surface_term[key] = match.term
-                if match.start >= 0 and sentences:
-                    sentence_weight[bisect_right(starts, match.start) - 1] += weight
-            raw = sum(topic.terms[t] * (1 + math.log(n)) if n >= 1 else topic.terms[t] * n for t, n in weighted.items())
-            value = 1 - math.exp(-(raw / length_factor) / SATURATION)
-            if len(weighted) == 1:
-                value *= SINGLE_TERM_FACTOR
-            evidence = sorted(
-                (Evidence(term=s, count=c) for s, c in surfaces.items()),
-                key=lambda e: (-topic.terms[surface_term[e.term]] * e.count, e.term),
-            )
-            best = max(sentence_weight, key=lambda i: (sentence_weight[i], -i), default=None)
-            scores.append(
-                TopicScore(
-                    topic=topic.name,
-                    score=round(value, 4),
-                    assigned=value >= topic.threshold,
-                    evidence=evidence,
-                    sentence=sentences[best][1] if best is not None else "",
-                )
-            )
-        return scores
+        return self.tag(title, body).scores
+
+    def tag(self, title: str, body: str) -> Tagging:
+        text = _Text(title, body)
+        relevance, unrelated = 1.0, False
+        if self._relevance is not None and self.taxonomy.relevance is not None:
+            verdict = _score(self.taxonomy.relevance, self._relevance.matches(title, body), text)
+            relevance, unrelated = verdict.score, not verdict.assigned
+        matches = self._topics.matches(title, body)
+        scores = [_score(topic, matches, text) for topic in self.taxonomy.topics]
+        if unrelated:
+            for s in scores:
+                s.assigned = False
+        return Tagging(scores=scores, relevance=relevance, unrelated=unrelated)
+
+
+def _score(topic: Topic, matches: list[_Match], text: _Text) -> TopicScore:
+    """The topic's score from the terms found: zone-weighted, saturating, scaled down for long articles,
+    for a single distinct term and for terms confined to one sentence (a passing mention)."""
+    weighted: dict[str, float] = defaultdict(float)  # term -> zone-weighted occurrences
+    surfaces: dict[str, int] = defaultdict(int)  # surface form (lower case) -> count
+    surface_term: dict[str, str] = {}
+    sentence_weight: dict[int, float] = defaultdict(float)
+    in_title = False
+    for match in matches:
+        weight = topic.terms.get(match.term)
+        if weight is None:
+            continue
+        weighted[match.term] += match.zone_weight
+        key = match.surface.lower()
+        surfaces[key] += 1
+        surface_term[key] = match.term
+        if match.start < 0:
+            in_title = True
+        elif text.sentences:
+            sentence_weight[text.sentence_of(match.start)] += weight
+    raw = sum(topic.terms[t] * (1 + math.log(n)) if n >= 1 else topic.terms[t] * n for t, n in weighted.items())
+    value = 1 - math.exp(-(max(raw, 0.0) / text.length_factor) / SATURATION)
+    if len([t for t in weighted if topic.terms[t] > 0]) == 1:
+        value *= SINGLE_TERM_FACTOR
+    if not in_title and len(sentence_weight) == 1:
+        value *= PASSING_MENTION_FACTOR
+    evidence = sorted(
+        (Evidence(term=s, count=c) for s, c in surfaces.items() if topic.terms[surface_term[s]] > 0),
+        key=lambda e: (-topic.terms[surface_term[e.term]] * e.count, e.term),
+    )
+    best = max(sentence_weight, key=lambda i: (sentence_weight[i], -i), default=None)
+    return TopicScore(
+        topic=topic.name,
+        score=round(value, 4),
+        assigned=value >= topic.threshold,
+        evidence=evidence,
+        sentence=text.sentences[best][1] if best is not None else "",
+    )

@@ -69,7 +69,7 @@ def test_search_json_returns_the_ceop_article_highlighted(seeded):
     assert list(result) == ["query", "total", "page", "per_page", "took_ms", "hits", "facets", "timeline", "suggestion"]
     assert result["total"] == 1
     hit = result["hits"][0]
-    assert set(hit) == {"id", "title", "url", "source", "date", "topics", "score", "snippet"}
+    assert set(hit) == {"id", "title", "url", "source", "date", "topics", "off_topic", "score", "snippet"}
     assert hit["title"].startswith("The Child Exploitation and Online Protection Centre (CEOP)")
     assert "<mark>CEOP</mark>" in hit["snippet"]
     assert set(result["facets"]) == {"topic", "source", "year", "language"}
@@ -143,8 +143,9 @@ def test_extract_and_tag_store_nothing(tmp_path):
     assert record["title"] == "Record number of 'obscenity' offences by paedophiles sharing child abuse images"
     tagged = run(data, "tag", "--json", str(CEOP_SEED))
     record = json_lines(tagged)[0]
-    assert set(record) == {"source", "topics", "scores", "evidence"}
+    assert set(record) == {"source", "topics", "scores", "evidence", "relevance", "off_topic"}
     assert record["topics"][0] == "law_enforcement"
+    assert record["off_topic"] is False and record["relevance"] > 0.9
     assert {"term": "ceop", "count": 5} in record["evidence"]["law_enforcement"]
     assert not data.exists()
 

@@ -107,3 +107,36 @@ def test_a_failing_batch_still_indexes_what_was_stored(archive):
             raise RuntimeError("boom")
     assert archive.search(SearchQuery(q="failure")).total == 1
     assert archive.check(repair=False).ok
+
+
+def test_retag_replaces_machine_tags_keeps_corrections_and_updates_the_index(archive):
+    kept = archive.add(article("Ministers spoke about the new law and the regulator."))
+    archive.correct(kept.id, "prevention", "add", "editor")
+    dropped = archive.add(article("A recipe for a lemon cake with butter and flour."))
+
+    def tag(a: Article) -> Article:  # a taxonomy that now only knows law enforcement
+        a.scores = [TopicScore("law_enforcement", 0.9, "law" in a.body)]
+        a.unrelated = "law" not in a.body
+        return a
+
+    counts = archive.retag(tag)
+    assert counts == {"articles": 2, "changed": 2}
+    first = archive.get(kept.id)
+    assert first.topics == ["law_enforcement", "prevention"]  # the person's topic survives
+    assert [c.topic for c in first.corrections] == ["prevention"]
+    second = archive.get(dropped.id)
+    assert second.topics == [] and second.off_topic
+    assert archive.search(SearchQuery(topics=["law_enforcement"])).total == 1
+    assert archive.search(SearchQuery(topics=["policy"])).total == 0
+    off = archive.search(SearchQuery(topics=["off_topic"]))
+    assert [h.id for h in off.hits] == [dropped.id] and off.hits[0].off_topic and off.hits[0].topics == []
+    assert archive.retag(tag) == {"articles": 2, "changed": 0}
+
+
+def test_an_unrelated_article_with_a_persons_topic_is_not_off_topic(archive):
+    outcome = archive.add(article("A recipe for a lemon cake.", scores=[], unrelated=True))
+    assert archive.get(outcome.id).off_topic
+    archive.correct(outcome.id, "prevention", "add", "editor")
+    assert not archive.get(outcome.id).off_topic
+    assert archive.search(SearchQuery(topics=["prevention"])).total == 1
+    assert archive.search(SearchQuery(topics=["off_topic"])).total == 0

@@ -107,3 +107,43 @@ def test_fold_keeps_offsets():
     text = "Europäische Straße ÉCOLE"
     assert len(fold(text)) == len(text)
     assert fold(text) == "europaische straße ecole"
+
+
+def test_an_article_unrelated_to_child_protection_gets_no_topic(tagger):
+    title = "Council tightens rules after fraud arrest"
+    body = (
+        "Police arrested a man on suspicion of fraud after a council audit. Officers said the investigation"
+        " continues and the suspect was charged on Friday.\n\nThe council said new rules and a law change"
+        " would follow, and ministers promised regulation of procurement."
+    )
+    tagging = tagger.tag(title, body)
+    assert tagging.unrelated and tagging.relevance < load_taxonomy().relevance.threshold
+    assert not any(s.assigned for s in tagging.scores)
+    assert tagging.scores[TOPICS.index("law_enforcement")].score > 0  # the evidence is still kept
+
+
+def test_child_protection_terms_make_an_article_related(tagger):
+    body = "Police arrested a man for sharing child sexual abuse material. The NSPCC said grooming rose."
+    tagging = tagger.tag("Arrest over abuse images", body)
+    assert not tagging.unrelated and tagging.relevance > 0.5
+
+
+def test_a_zero_weight_phrase_blocks_a_shorter_term():
+    text = shipped_taxonomy_text()
+    body = "The dog grooming salon opened. Dog grooming costs rose. The children visited. Dog grooming again."
+    assert Tagger(parse_taxonomy(text, "shipped")).tag("Dog grooming", body).unrelated
+    unblocked = text.replace('"dog grooming" = 0\n', "")
+    assert not Tagger(parse_taxonomy(unblocked, "custom")).tag("Dog grooming", body).unrelated
+
+
+def test_without_a_relevance_table_every_article_is_related():
+    text = shipped_taxonomy_text().split("\n[relevance]")[0]
+    tagging = Tagger(parse_taxonomy(text, "custom")).tag("Cake", "A recipe for a lemon cake.")
+    assert not tagging.unrelated and tagging.relevance == 1.0
+
+
+def test_a_passing_mention_in_one_sentence_weighs_less_than_the_same_terms_spread(tagger):
+    lead = "Ministers published the online safety bill to protect children from abuse online. " * 2
+    once = lead + "Police officers and prosecutors welcomed it."
+    spread = lead + "Police officers welcomed it. Prosecutors welcomed it."
+    assert scores_of(tagger, "", once)["law_enforcement"].score < scores_of(tagger, "", spread)["law_enforcement"].score

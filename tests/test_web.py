@@ -20,10 +20,10 @@ from web.search_state import BadParameter, SearchState
 from web.security import HEADERS
 
 SEARCH_KEYS = {"query", "total", "page", "per_page", "took_ms", "hits", "facets", "timeline", "suggestion"}
-HIT_KEYS = {"id", "title", "url", "source", "date", "topics", "score", "snippet"}
+HIT_KEYS = {"id", "title", "url", "source", "date", "topics", "off_topic", "score", "snippet"}
 ARTICLE_KEYS = {
     "id", "title", "url", "canonical_url", "source", "author", "date", "language",
-    "ingested_at", "summary_only", "text", "topics", "scores", "evidence", "sentences", "corrections",
+    "ingested_at", "summary_only", "text", "topics", "off_topic", "scores", "evidence", "sentences", "corrections",
 }  # fmt: skip
 XSS = "<script>alert(1)</script>"
 TOPIC_NAMES = list(TOPICS)

@@ -101,6 +101,10 @@ def _parameters() -> dict:
 
 
 def _schemas() -> dict:
+    off_topic = {
+        "type": "boolean",
+        "description": "Judged unrelated to child protection (no topic), and no person has given it one.",
+    }
     listed = {  # an article's fields as lists of matches and exports show them
         "id": {"type": "string"},
         "title": {"type": "string"},
@@ -108,6 +112,7 @@ def _schemas() -> dict:
         "source": _nullable("string", "The publication; null when unknown."),
         "date": _nullable("string", "The publication date, YYYY-MM-DD; null when unknown.", format="date"),
         "topics": {"type": "array", "items": {"type": "string"}, "description": "Assigned topics, best first."},
+        "off_topic": off_topic,
     }
     score = {
         "type": "number",
@@ -200,6 +205,7 @@ def _schemas() -> dict:
             "summary_only": {"type": "boolean", "description": "Only a feed's summary stands in for the text."},
             "text": {"type": "string"},
             "topics": {"type": "array", "items": {"type": "string"}, "description": "Best first, corrections applied."},
+            "off_topic": off_topic,
             "scores": {
                 "type": "object", "description": f"The machine's score, 0 to 1. {by_topic}",
                 "additionalProperties": {"type": "number", "minimum": 0, "maximum": 1},
@@ -226,7 +232,7 @@ def _schemas() -> dict:
         }),
         "ExportRecord": _record(
             {
-                **{k: v for k, v in listed.items() if k != "topics"},
+                **{k: v for k, v in listed.items() if k not in ("topics", "off_topic")},
                 "author": _nullable("string", "The byline."),
                 "topics": listed["topics"],
                 "snippet": {"type": "string", "description": "Plain text around the matched words."},
@@ -249,6 +255,7 @@ def _examples() -> dict:
         "source": "The Harbour Courier",
         "date": "2026-02-17",
         "topics": ["law_enforcement", "platform_moderation"],
+        "off_topic": False,
         "score": 7.4122,
     }
     snippet = (
@@ -302,6 +309,7 @@ def _examples() -> dict:
             "summary_only": False,
             "text": "A man who groomed boys through the chat of an online game was jailed for nine years on Tuesday…",
             "topics": summary["topics"],
+            "off_topic": False,
             "scores": {"law_enforcement": 0.9612, "platform_moderation": 0.6841, "prevention": 0.2215, "policy": 0.0},
             "evidence": {
                 "law_enforcement": [{"term": "jailed", "count": 2}, {"term": "police", "count": 3}],
@@ -324,6 +332,7 @@ def _examples() -> dict:
                     "source": "The Harbour Courier",
                     "date": "2012-10-09",
                     "topics": ["law_enforcement"],
+                    "off_topic": False,
                     "score": 0.4318,
                 }
             ],
