@@ -18,7 +18,7 @@ import click
 
 from .accounts import ROLES, check_name, check_role
 from .cli_support import Context, Failure, emit, failing, pass_ctx, progress
-from .cli_tagging import eval_tags, retag
+from .cli_tagging import eval_tags, retag, train
 from .errors import ArchiveError, InvalidQuery
 from .models import Article, SearchQuery
 from .serialize import (
@@ -592,3 +592,4 @@ def token_revoke(ctx: Context, name: str) -> None:
 
 main.add_command(retag)
 main.add_command(eval_tags)
+main.add_command(train)

@@ -10,12 +10,14 @@ from .cli_support import Context, emit, failing, pass_ctx, progress
 from .taxonomy import load_taxonomy
 
 
-def _tagger(ctx: Context):
+def _tagger(ctx: Context, learnt: bool = True):
     """The tagger of this data directory: its taxonomy, and its trained model when one is in use."""
+    from ingest.learning import load_tagger
     from ingest.tagger import Tagger
 
     with failing():
-        return Tagger(load_taxonomy(ctx.config.taxonomy_path))
+        taxonomy = load_taxonomy(ctx.config.taxonomy_path)
+        return load_tagger(taxonomy, ctx.config.tag_model_path) if learnt else Tagger(taxonomy)
 
 
 @click.command()
@@ -49,3 +51,28 @@ def eval_tags(ctx: Context, file: Path, as_json: bool, quiet: bool) -> None:
         emit(report_to_dict(report))
     else:
         click.echo(format_report(report, mistakes=not quiet))
+
+
+@click.command()
+@pass_ctx
+def train(ctx: Context) -> None:
+    """Learn from the articles people have corrected: a classifier blended with the lexicon, used only
+    when cross-validation shows the blend beats the lexicon alone; prints both figures."""
+    from ingest.learning import FOLDS, labelled_from_corrections
+    from ingest.learning import train as cross_validate_and_fit
+
+    tagger = _tagger(ctx, learnt=False)
+    records = labelled_from_corrections(ctx.archive().store.corrected())
+    path = ctx.config.tag_model_path
+    with failing():
+        result = cross_validate_and_fit(tagger, records)
+    click.echo(
+        f"{result.articles} corrected articles, {FOLDS}-fold cross-validation, macro F1:"
+        f" lexicon alone {result.lexicon_f1:.3f}, lexicon + classifier {result.blended_f1:.3f}"
+    )
+    if result.model is not None:
+        path.write_text(result.model.to_json(), encoding="utf-8")
+        click.echo(f"the classifier is now used for new articles (saved to {path}); `archive retag` applies it to all")
+    else:
+        path.unlink(missing_ok=True)
+        click.echo("the classifier did not beat the lexicon: the lexicon stands alone")

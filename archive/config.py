@@ -76,6 +76,11 @@ class Config:
     def taxonomy_path(self) -> Path:
         return self.data_dir / "taxonomy.toml"
 
+    @property
+    def tag_model_path(self) -> Path:
+        """The classifier `archive train` learnt from people's corrections, when it beat the lexicon."""
+        return self.data_dir / "tag_model.json"
+
 
 def _coerce(setting: Setting, raw: Any, origin: str) -> Any:
     kind = type(setting.default)

@@ -258,6 +258,15 @@ class Store:
             yield from self._hydrate(conn, rows)
             last = rows[-1]["id"]
 
+    def corrected(self) -> list[Article]:
+        """Every article a person has corrected."""
+        conn = self._connect()
+        rows = conn.execute(
+            f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE id IN (SELECT article_id FROM topic_corrections)"
+            " ORDER BY id"
+        ).fetchall()
+        return self._hydrate(conn, rows) if rows else []
+
     def replace_tags(self, articles: list[Article]) -> None:
         """Overwrite the machine's scores and verdict of stored articles in one transaction (re-tagging);
         content and people's corrections are untouched."""

@@ -19,6 +19,12 @@ class Topic:
     threshold: float
     # term -> weight; a trailing "*" makes a prefix ("prosecut*"), spaces match any whitespace
     terms: dict[str, float] = field(default_factory=dict)
+    # Setting words (an app, a school, a court): they add to a topic only once one of its terms is found
+    context: dict[str, float] = field(default_factory=dict)
+
+    def weight(self, term: str) -> float | None:
+        weight = self.terms.get(term)
+        return self.context.get(term) if weight is None else weight
 
 
 RELEVANCE = "relevance"  # the table of terms that say an article is about child protection at all
@@ -75,16 +81,22 @@ def parse_taxonomy(text: str, origin: str) -> Taxonomy:
 
 
 def _topic(name: str, entry: dict, origin: str) -> Topic:
-    terms = entry.get("terms", {})
-    if not terms or not isinstance(terms, dict) or not all(isinstance(w, (int, float)) for w in terms.values()):
-        raise ConfigError(f"{origin}: [{name}.terms] must map terms to numeric weights")
     return Topic(
         name=name,
         label=str(entry.get("label", name)),
         definition=" ".join(str(entry.get("definition", "")).split()),
         threshold=float(entry.get("threshold", 0.5)),
-        terms={str(t).lower(): float(w) for t, w in terms.items()},
+        terms=_weights(entry, "terms", name, origin, required=True),
+        context=_weights(entry, "context", name, origin, required=False),
     )
+
+
+def _weights(entry: dict, key: str, name: str, origin: str, required: bool) -> dict[str, float]:
+    table = entry.get(key, {})
+    valid = isinstance(table, dict) and all(isinstance(w, (int, float)) for w in table.values())
+    if not valid or (required and not table):
+        raise ConfigError(f"{origin}: [{name}.{key}] must map terms to numeric weights")
+    return {str(t).lower(): float(w) for t, w in table.items()}
 
 
 def load_taxonomy(override: Path | None = None) -> Taxonomy:

@@ -21,6 +21,7 @@ from .clean import decode_bytes, detect_language, normalize_line, normalize_text
 from .dedup import fingerprint
 from .feeds import entry_article, parse_feed
 from .html import extract_html_article
+from .learning import BlendedTagger, load_tagger
 from .records import parse_records, record_article
 from .sources import RawDocument, SourceRef, expand_sources, read_source
 from .tagger import Tagger
@@ -103,7 +104,7 @@ def extract_articles(raw: RawDocument, config: Config) -> Iterator[Extracted]:
         yield Extracted(raw.origin, extract_article(raw))
 
 
-def tag_article(article: Article, tagger: Tagger) -> Article:
+def tag_article(article: Article, tagger: Tagger | BlendedTagger) -> Article:
     """Stage 5: machine topic scores with evidence, and whether the article is about child protection at all."""
     tagging = tagger.tag(article.title, article.body)
     article.scores, article.unrelated = tagging.scores, tagging.unrelated
@@ -157,7 +158,7 @@ def ingest_refs(archive: Archive, refs: Iterable[SourceRef]) -> Iterator[IngestO
 
 def ingest_documents(archive: Archive, readers: list[tuple[str, Callable[[], RawDocument]]]) -> Iterator[IngestOutcome]:
     """Ingest inputs given as (origin, reader): tagged, added, one outcome per article."""
-    tagger = Tagger(archive.taxonomy)
+    tagger = load_tagger(archive.taxonomy, archive.config.tag_model_path)
     with archive.batch() if len(readers) > 1 else nullcontext():
         work = lambda a: archive.add(tag_article(a, tagger))  # noqa: E731
         for item in process_documents(readers, archive.config, work):
