@@ -184,6 +184,25 @@ class Archive:
         self.index.add([article])
         return article
 
+    def confirm(self, article_id: str, user: str) -> Article:
+        """`user` looked at the article's topics and agrees with them: each topic becomes a person's
+        decision (added or removed as it now stands), so re-tagging cannot change them and
+        `archive train` learns from the article. Audited; returns the article."""
+        if not user:
+            raise InvalidCorrection("A confirmation needs the name of the person who made it.")
+        article = self.get(article_id)
+        now = utc_now()
+        current = set(article.topics)
+        decisions = [Correction(t, "add" if t in current else "remove", user, now) for t in self.taxonomy.names]
+        try:
+            self.store.add_corrections(article_id, decisions)
+        except sqlite3.IntegrityError:  # deleted since we looked
+            raise ArticleNotFound(f"No article has the id {article_id!r}.") from None
+        self.accounts.record(user, "confirm", article_id, ", ".join(article.topics) or "no topic")
+        article = self.get(article_id)
+        self.index.add([article])
+        return article
+
     def delete(self, article_id: str, user: str) -> None:
         """Remove an article, its scores and corrections from the store, then from the index; audited."""
         article = self.get(article_id)

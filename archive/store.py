@@ -276,8 +276,13 @@ class Store:
                 _write_scores(conn, article.id, article.scores)
 
     def add_correction(self, article_id: str, correction: Correction) -> None:
+        self.add_corrections(article_id, [correction])
+
+    def add_corrections(self, article_id: str, corrections: list[Correction]) -> None:
+        """People's decisions on one article, all or none."""
         with self.transaction() as conn:
-            _write_correction(conn, article_id, correction)
+            for correction in corrections:
+                _write_correction(conn, article_id, correction)
 
     def _hydrate(self, conn: sqlite3.Connection, rows: list[sqlite3.Row]) -> list[Article]:
         articles = [

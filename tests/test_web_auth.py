@@ -14,7 +14,7 @@ import pytest
 from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
 
-from archive.models import SearchQuery
+from archive.models import TOPICS, SearchQuery
 from archive.service import Archive
 from tests.conftest import SEEDS, make_app
 from web.extension import close_archive
@@ -77,6 +77,7 @@ def a_page(title="Police close grooming network", author="Jane Roe", words=60) -
 CHANGES = [
     ("/ingest", lambda: {"title": "A pasted report", "text": "Police said grooming cases rose online. " * 20}),
     ("/articles/{id}/topics", lambda: {"topic": "prevention", "action": "add"}),
+    ("/articles/{id}/topics/confirm", lambda: {}),
     ("/articles/{id}/delete", lambda: {}),
 ]
 
@@ -329,6 +330,25 @@ def test_a_correction_is_shown_as_a_persons_decision_and_narrows_search(app):
     entry = archive_of(app).accounts.audit_log()[0]
     assert (entry.user, entry.action, entry.target, entry.detail) == ("ed", "correct", article_id, "add prevention")
     assert "correct" in client.get("/audit").get_data(as_text=True)
+
+
+def test_confirming_makes_every_topic_a_persons_decision(app):
+    client = signed_in(app, "ed")
+    article_id = an_article_id(app)
+    before = archive_of(app).get(article_id).topics
+    token = csrf_token(client, f"/articles/{article_id}")
+    response = client.post(f"/articles/{article_id}/topics/confirm", data={"csrf_token": token})
+    assert response.status_code == 302 and response.headers["Location"].endswith("#topics")
+    article = archive_of(app).get(article_id)
+    assert article.topics == before
+    decisions = {c.topic: c.action for c in article.corrections}
+    assert decisions == {t: ("add" if t in before else "remove") for t in TOPICS}
+    assert {c.user for c in article.corrections} == {"ed"}
+    entry = archive_of(app).accounts.audit_log()[0]
+    assert (entry.user, entry.action, entry.target) == ("ed", "confirm", article_id)
+    page = client.get(f"/articles/{article_id}").get_data(as_text=True)
+    assert page.count("A person’s decision:") == len(TOPICS) and "Confirmed:" in page
+    assert client.post("/articles/nope/topics/confirm", data={"csrf_token": token}).status_code == 404
 
 
 def test_an_unknown_topic_is_refused_with_a_message(app):

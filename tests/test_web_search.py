@@ -319,3 +319,23 @@ def test_hostile_metadata_is_text_in_the_feed_and_json(client):
     assert "<script>" not in feed
     record = json.loads(client.get("/export.jsonl?q=hostile").get_data(as_text=True))
     assert record["title"] == HOSTILE_TITLE and record["author"] == HOSTILE_AUTHOR
+
+
+def test_off_topic_articles_are_badged_and_found_by_their_filter(app):
+    from archive.models import Article
+    from ingest.dedup import fingerprint
+    from web.extension import get_archive
+
+    body = "Cream the butter and sugar, then fold in the flour and bake the sponge for forty minutes."
+    with app.app_context():
+        added = get_archive().add(Article(title="Victoria sponge", body=body, fingerprint=fingerprint(body),
+                                          unrelated=True))  # fmt: skip
+    client = app.test_client()
+    page = client.get("/search?topic=off_topic").get_data(as_text=True)
+    assert "Victoria sponge" in page and 'class="badge topic-off_topic">Off-topic<' in page
+    assert "Topic: Off-topic" in page  # the chip names the filter
+    assert "Victoria sponge" not in client.get("/search?topic=prevention").get_data(as_text=True)
+    article_page = client.get(f"/articles/{added.id}").get_data(as_text=True)
+    assert "Off-topic: the tagger found too little about child protection" in article_page
+    hits = client.get("/api/search?topic=off_topic").get_json()["hits"]
+    assert [(h["title"], h["off_topic"], h["topics"]) for h in hits] == [("Victoria sponge", True, [])]

@@ -16,6 +16,7 @@ from ingest.sources import SourceRef, is_url, pasted_text, read_bytes, read_sour
 
 from .auth import current_user, editor_required
 from .extension import get_archive
+from .formatting import topic_label
 from .search_state import SearchState
 
 bp = Blueprint("curation", __name__)
@@ -106,6 +107,17 @@ def correct_topic(article_id: str):
         abort(404)
     except ArchiveError as exc:
         flash(str(exc), "error")
+    return redirect(url_for("articles.show", article_id=article_id) + "#topics")
+
+
+@bp.post("/articles/<article_id>/topics/confirm")
+@editor_required
+def confirm_topics(article_id: str):
+    try:
+        article = get_archive().confirm(article_id, current_user().name)
+    except ArticleNotFound:
+        abort(404)
+    flash(f"Confirmed: {', '.join(topic_label(t) for t in article.topics) or 'no topic'}.", "done")
     return redirect(url_for("articles.show", article_id=article_id) + "#topics")
 
 

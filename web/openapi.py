@@ -7,7 +7,7 @@ from functools import cache
 from importlib.metadata import PackageNotFoundError, version
 
 from archive.config import SETTINGS
-from archive.models import TOPICS
+from archive.models import OFF_TOPIC, TOPICS
 
 from .search_state import MAX_QUERY_LENGTH, SORTS
 
@@ -74,8 +74,9 @@ def _parameters() -> dict:
             {"type": "string", "maxLength": MAX_QUERY_LENGTH}, '"online safety" AND topic:policy',
         ),
         "topic": _query(
-            "topic", "A topic the articles must carry. Repeat it to require several: all must apply.",
-            {"type": "array", "items": {"type": "string", "enum": list(TOPICS)}}, ["law_enforcement"],
+            "topic", "A topic the articles must carry. Repeat it to require several: all must apply. "
+            f"{OFF_TOPIC} finds the articles judged unrelated to child protection.",
+            {"type": "array", "items": {"type": "string", "enum": [*TOPICS, OFF_TOPIC]}}, ["law_enforcement"],
             style="form", explode=True,
         ),
         "source": _query(

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from flask import url_for
 from werkzeug.datastructures import MultiDict
 
-from archive.models import SearchQuery
+from archive.models import OFF_TOPIC, SearchQuery
 
 from .formatting import language_name
 
@@ -184,4 +184,5 @@ def _flatten(params: MultiDict) -> Mapping[str, list[str]]:
 
 def state_from_request(args, arch) -> SearchState:
     """The search state a request's query string asks for, checked against this archive's topics and limits."""
-    return SearchState.from_args(args, known_topics=arch.taxonomy.names, max_per_page=arch.config.max_per_page)
+    topics = [*arch.taxonomy.names, OFF_TOPIC]
+    return SearchState.from_args(args, known_topics=topics, max_per_page=arch.config.max_per_page)
