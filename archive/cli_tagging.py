@@ -36,16 +36,16 @@ def retag(ctx: Context) -> None:
 @click.command("eval-tags")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
 @click.option("--quiet", is_flag=True, help="Leave out the list of records it got wrong.")
-@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
 @pass_ctx
-def eval_tags(ctx: Context, file: Path, as_json: bool, quiet: bool) -> None:
+def eval_tags(ctx: Context, files: tuple[Path, ...], as_json: bool, quiet: bool) -> None:
     """Tag labelled articles (JSON Lines: text, optional title, topics) and print how well the tags agree:
     precision, recall and F1 per topic, macro and micro F1, and the records it got wrong."""
     from ingest.evaluation import evaluate, format_report, read_labelled, report_to_dict
 
     tagger = _tagger(ctx)
     with failing():
-        records = read_labelled(file)
+        records = [record for file in files for record in read_labelled(file)]
     report = evaluate(lambda title, text: [s.topic for s in tagger.score(title, text) if s.assigned], records)
     if as_json:
         emit(report_to_dict(report))

@@ -8,6 +8,7 @@ topic names a careful reader assigns ([] for an article unrelated to child prote
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -105,6 +106,12 @@ class Report:
     off_topic: int = 0  # records labelled with no topic
     off_topic_tagged: int = 0  # ... that got a topic
     mistakes: list[Mistake] = field(default_factory=list)
+    words: int = 0  # words of title and text tagged
+    seconds: float = 0.0  # time spent tagging them
+
+    @property
+    def ms_per_1000_words(self) -> float:
+        return 1000 * self.seconds / self.words * 1000 if self.words else 0.0
 
     @property
     def macro_f1(self) -> float:
@@ -142,7 +149,11 @@ Predict = Callable[[str, str], Iterable[str]]  # (title, text) -> assigned topic
 def evaluate(predict: Predict, records: Iterable[Labelled]) -> Report:
     report = Report()
     for record in records:
-        report.add(record, frozenset(predict(record.title, record.text)))
+        started = time.perf_counter()
+        got = frozenset(predict(record.title, record.text))
+        report.seconds += time.perf_counter() - started
+        report.words += len(record.title.split()) + len(record.text.split())
+        report.add(record, got)
     return report
 
 
@@ -153,6 +164,7 @@ def format_report(report: Report, mistakes: bool = True) -> str:
         lines.append(f"{topic:<22}{c.precision:>10.3f}{c.recall:>8.3f}{c.f1:>7.3f}{c.tp:>5}{c.fp:>5}{c.fn:>5}")
     lines.append(f"macro F1 {report.macro_f1:.3f} · micro F1 {report.micro_f1:.3f}")
     lines.append(f"{report.exact} of {report.records} records exactly right")
+    lines.append(f"tagging took {report.ms_per_1000_words:.1f} ms per 1,000 words ({report.words} words)")
     if report.off_topic:
         share = report.off_topic_tagged / report.off_topic
         lines.append(f"off-topic records given a topic: {report.off_topic_tagged} of {report.off_topic} ({share:.1%})")
@@ -175,6 +187,7 @@ def report_to_dict(report: Report) -> dict:
         },
         "macro_f1": report.macro_f1,
         "micro_f1": report.micro_f1,
+        "ms_per_1000_words": report.ms_per_1000_words,
         "off_topic": report.off_topic,
         "off_topic_tagged": report.off_topic_tagged,
         "mistakes": [
