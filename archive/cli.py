@@ -18,7 +18,7 @@ import click
 
 from .accounts import ROLES, check_name, check_role
 from .cli_support import Context, Failure, emit, failing, pass_ctx, progress
-from .cli_tagging import eval_tags, retag, train
+from .cli_tagging import archive_tagger, eval_tags, retag, train
 from .errors import ArchiveError, InvalidQuery
 from .models import Article, SearchQuery
 from .serialize import (
@@ -33,7 +33,6 @@ from .serialize import (
     snippet_text,
     tag_to_dict,
 )
-from .taxonomy import load_taxonomy
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -170,12 +169,7 @@ def extract(ctx: Context, files: tuple[str, ...], as_json: bool) -> None:
 @pass_ctx
 def tag(ctx: Context, files: tuple[str, ...], as_json: bool) -> None:
     """Show the topics, scores and evidence for each file; stores nothing."""
-    from ingest.tagger import Tagger
-
-    try:
-        tagger = Tagger(load_taxonomy(ctx.config.taxonomy_path))
-    except ArchiveError as exc:
-        raise Failure(str(exc)) from None
+    tagger = archive_tagger(ctx)
 
     def echo(record: dict) -> None:
         verdict = "off-topic" if record["off_topic"] else ", ".join(record["topics"]) or "no topic"

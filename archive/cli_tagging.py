@@ -10,7 +10,7 @@ from .cli_support import Context, emit, failing, pass_ctx, progress
 from .taxonomy import load_taxonomy
 
 
-def _tagger(ctx: Context, learnt: bool = True):
+def archive_tagger(ctx: Context, learnt: bool = True):
     """The tagger of this data directory: its taxonomy, and its trained model when one is in use."""
     from ingest.learning import load_tagger
     from ingest.tagger import Tagger
@@ -26,7 +26,7 @@ def retag(ctx: Context) -> None:
     """Recompute the machine's topics of every article (after a taxonomy change); corrections stay."""
     from ingest.pipeline import tag_article
 
-    tagger = _tagger(ctx)
+    tagger = archive_tagger(ctx)
     archive = ctx.archive()
     with failing(), progress(archive.count(), True, "re-tagging") as bar:
         counts = archive.retag(lambda article: tag_article(article, tagger), progress=bar.update)
@@ -43,7 +43,7 @@ def eval_tags(ctx: Context, files: tuple[Path, ...], as_json: bool, quiet: bool)
     precision, recall and F1 per topic, macro and micro F1, and the records it got wrong."""
     from ingest.evaluation import evaluate, format_report, read_labelled, report_to_dict
 
-    tagger = _tagger(ctx)
+    tagger = archive_tagger(ctx)
     with failing():
         records = [record for file in files for record in read_labelled(file)]
     report = evaluate(lambda title, text: [s.topic for s in tagger.score(title, text) if s.assigned], records)
@@ -61,7 +61,7 @@ def train(ctx: Context) -> None:
     from ingest.learning import FOLDS, labelled_from_corrections
     from ingest.learning import train as cross_validate_and_fit
 
-    tagger = _tagger(ctx, learnt=False)
+    tagger = archive_tagger(ctx, learnt=False)
     records = labelled_from_corrections(ctx.archive().store.corrected())
     path = ctx.config.tag_model_path
     with failing():
