@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import mmap
+import os
 import re
 import shutil
 import threading
@@ -11,10 +13,11 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
-from whoosh import index as whoosh_index
 from whoosh.analysis import STOP_WORDS, CharsetFilter, LowercaseFilter, RegexTokenizer, StemFilter, StopFilter
 from whoosh.fields import DATETIME, ID, KEYWORD, STORED, TEXT, Schema
-from whoosh.index import LockError
+from whoosh.filedb.filestore import FileStorage
+from whoosh.filedb.structfile import StructFile
+from whoosh.index import FileIndex, LockError
 from whoosh.searching import Searcher
 from whoosh.support.charset import accent_map
 from whoosh.writing import IndexWriter
@@ -25,11 +28,12 @@ from .models import OFF_TOPIC, Article
 LOGGER = logging.getLogger(__name__)
 
 # Bump when the schema changes: an index built with another version is rebuilt from the store.
-SCHEMA_VERSION = 6  # 6: segments written as separate files, never compound
+SCHEMA_VERSION = 7  # 7: compound segments again, read through SharedFileStorage
 _VERSION_FILE = "schema-version"
-# Whoosh (3.54) copies a compound segment file wholly into memory when a searcher opens it (its
-# BufferFile wraps the mmap in a BytesIO): at 100,000 articles that was 3 GB. Separate files are
-# read on demand, so every writer here passes compound=False.
+# Segments are compound files (Whoosh's default), opened whole when a reader is made. Separate
+# files (schema 6) were opened lazily, and another process's merge could delete them first: a search
+# then failed on a missing column. Whoosh (3.54) copied each compound file wholly into memory on
+# opening (3 GB at 100,000 articles); SharedFileStorage reads it from a map instead.
 BULK_WRITER_MB = 128  # memory for each bulk writer process's postings before it writes them out
 
 # Accent folding before stemming, so "Europäische" and "Europaische" meet, and "arrests" finds "arrested".
@@ -95,6 +99,90 @@ def article_to_document(article: Article) -> dict:
     return doc
 
 
+class SharedReadFile:
+    """A read-only window on an index file mapped into memory, with a read position per thread.
+
+    Whoosh reads a file by seek() then read(), and the process's searcher is shared by the server's
+    threads: over one plain file object one thread's seek moved another's read, and searches failed
+    at random with zlib errors, "No term" or "Field 'title' is not stored" (tests/test_concurrency.py).
+    Here each thread keeps its own position and every read is a slice of the map. A compound
+    segment's parts are windows on its one map, so nothing is copied into memory, and the map stays
+    readable after another process's merge deletes the file. The file descriptor is closed at once.
+    """
+
+    def __init__(self, data: mmap.mmap | bytes, start: int = 0, end: int | None = None, owner: bool = False) -> None:
+        self._data = data
+        self._owner = owner  # a window shares its file's map and leaves it open
+        self._start = start
+        self._end = len(data) if end is None else end
+        self._local = threading.local()
+        self.closed = False
+
+    @classmethod
+    def open(cls, path: str) -> SharedReadFile:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            return cls(mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if size else b"", owner=True)
+
+    def window(self, offset: int, length: int) -> SharedReadFile:
+        start = self._start + offset
+        return SharedReadFile(self._data, start, min(start + length, self._end))
+
+    def pread(self, position: int, length: int) -> bytes:
+        start = self._start + position
+        return self._data[start : min(start + length, self._end)]
+
+    def read(self, size: int | None = -1) -> bytes:
+        pos = self.tell()
+        data = self.pread(pos, self._end if size is None or size < 0 else size)
+        self._local.pos = pos + len(data)
+        return data
+
+    def readline(self, size: int | None = -1) -> bytes:
+        pos = self.tell()
+        newline = self._data.find(b"\n", self._start + pos, self._end)
+        length = self._end - self._start - pos if newline < 0 else newline + 1 - self._start - pos
+        return self.read(length if size is None or size < 0 else min(length, size))
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        base = {os.SEEK_SET: 0, os.SEEK_CUR: self.tell(), os.SEEK_END: self._end - self._start}[whence]
+        self._local.pos = base + offset
+        return self._local.pos
+
+    def tell(self) -> int:
+        return getattr(self._local, "pos", 0)
+
+    def close(self) -> None:
+        if self._owner and isinstance(self._data, mmap.mmap):
+            self._data.close()
+        self.closed = True
+
+
+class SharedStructFile(StructFile):
+    """Whoosh's structured file over a SharedReadFile: positioned reads need no seek."""
+
+    def get(self, position: int, length: int) -> bytes:
+        return self.file.pread(position, length)
+
+    def subset(self, offset: int, length: int, name: str | None = None) -> StructFile:
+        return SharedStructFile(self.file.window(offset, length), name=name or self._name)
+
+
+class SharedFileStorage(FileStorage):
+    """Whoosh's folder storage whose files, opened for reading, may be shared by searching threads."""
+
+    def open_file(self, name, **kwargs) -> StructFile:
+        return SharedStructFile(SharedReadFile.open(self._fpath(name)), name=name, **kwargs)
+
+
+def open_index(path: Path) -> FileIndex:
+    return SharedFileStorage(str(path)).open_index()
+
+
+def create_index(path: Path) -> FileIndex:
+    return SharedFileStorage(str(path)).create_index(build_schema())
+
+
 class ArchiveIndex:
     """A Whoosh index folder with a shared, refreshed searcher and lock-waiting writers."""
 
@@ -114,7 +202,7 @@ class ArchiveIndex:
             found = version_file.read_text().strip() if version_file.exists() else "?"
             if found == str(SCHEMA_VERSION):
                 try:
-                    ix = whoosh_index.open_dir(str(self.path))
+                    ix = open_index(self.path)
                     ix.latest_generation()
                     return ix
                 except Exception as exc:  # a damaged index is derived data: rebuild it
@@ -125,7 +213,7 @@ class ArchiveIndex:
                 )
             shutil.rmtree(self.path)
         self.path.mkdir(parents=True, exist_ok=True)
-        ix = whoosh_index.create_in(str(self.path), build_schema())
+        ix = create_index(self.path)
         version_file.write_text(str(SCHEMA_VERSION))
         self.created = True
         return ix
@@ -186,7 +274,7 @@ class ArchiveIndex:
         try:
             try:
                 options = {"procs": procs, "multisegment": True, "limitmb": BULK_WRITER_MB} if procs > 1 else {}
-                writer = self.ix.writer(timeout=self.writer_timeout, compound=False, **options)
+                writer = self.ix.writer(timeout=self.writer_timeout, **options)
             except LockError:
                 raise IndexBusy(self._busy_message()) from None
             try:
@@ -225,10 +313,10 @@ class ArchiveIndex:
         if fresh.exists():
             shutil.rmtree(fresh)  # a rebuild that was interrupted: start it again
         fresh.mkdir(parents=True)
-        ix = whoosh_index.create_in(str(fresh), build_schema())
+        ix = create_index(fresh)
         (fresh / _VERSION_FILE).write_text(str(SCHEMA_VERSION))
         count = 0
-        writer = ix.writer(compound=False)
+        writer = ix.writer()
         try:
             for article in articles:
                 writer.add_document(**article_to_document(article))
@@ -249,7 +337,7 @@ class ArchiveIndex:
             self.ix.close()
             self.path.rename(old)
             fresh.rename(self.path)
-            self.ix = whoosh_index.open_dir(str(self.path))
+            self.ix = open_index(self.path)
             shutil.rmtree(old, ignore_errors=True)
         return count
 
