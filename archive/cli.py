@@ -100,7 +100,16 @@ def ingest(ctx: Context, sources: tuple[str, ...], as_json: bool) -> None:
     refs, skipped = expand_sources(list(sources))
     if skipped and not as_json:
         click.echo(f"archive: skipped {skipped} file(s) in folders that are not articles", err=True)
-    _report_ingest(ingest_refs(ctx.archive(), refs), as_json, len(refs))
+    archive = ctx.archive()
+    try:
+        _report_ingest(ingest_refs(archive, refs), as_json, len(refs))
+    finally:
+        if archive.unindexed:
+            click.echo(
+                f"archive: warning: {archive.unindexed} stored article(s) are not searchable yet: the index stayed"
+                " busy; run `archive check` to index them",
+                err=True,
+            )
 
 
 @main.command("load-samples")

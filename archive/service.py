@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .accounts import Accounts
 from .config import Config, load_config
-from .errors import ArticleNotFound, InvalidCorrection
+from .errors import ArticleNotFound, IndexBusy, InvalidCorrection
 from .index import ArchiveIndex, article_to_document
 from .models import Article, CheckReport, Correction, Hit, IngestOutcome, SearchQuery, SearchResult, Similar
 from .search import SearchEngine
@@ -52,6 +52,7 @@ class Archive:
         self.index = ArchiveIndex(self.config.index_dir, writer_timeout=self.config.writer_timeout)
         self._engine = SearchEngine(self.index.schema)
         self._pending: list[Article] | None = None  # stored articles awaiting a batched index commit
+        self.unindexed = 0  # stored articles whose indexing found the index busy (`check` indexes them)
         if self.index.created and self.store.count():
             LOGGER.warning("the search index was missing or unusable; rebuilding it from the store")
             self.reindex()
@@ -91,12 +92,21 @@ class Archive:
             status = "added"
         stored = self.store.get(article.id)
         if self._pending is None:
-            self.index.add([stored])
+            self._index_stored([stored])
         else:
             self._pending.append(stored)
             if len(self._pending) >= self.INDEX_BATCH:
                 self._flush()
         return self._outcome(source, status, stored)
+
+    def _index_stored(self, articles: list[Article]) -> None:
+        """Index articles the store already holds. When the index stays locked past the timeout they
+        are not lost: they are counted in `unindexed`, and `check` (or the web app's start) indexes them."""
+        try:
+            self.index.add(articles)
+        except IndexBusy as exc:
+            self.unindexed += len(articles)
+            LOGGER.warning("%d stored articles not indexed yet: %s", len(articles), exc)
 
     def import_articles(
         self, articles: Iterable[Article], progress: Callable[[int], None] | None = None, procs: int | None = None
@@ -147,7 +157,7 @@ class Archive:
 
     def _flush(self) -> None:
         if self._pending:
-            self.index.add(self._pending)
+            self._index_stored(list(self._pending))
             self._pending.clear()
 
     @staticmethod

@@ -140,3 +140,20 @@ def test_an_unrelated_article_with_a_persons_topic_is_not_off_topic(archive):
     assert not archive.get(outcome.id).off_topic
     assert archive.search(SearchQuery(topics=["prevention"])).total == 1
     assert archive.search(SearchQuery(topics=["off_topic"])).total == 0
+
+
+def test_a_busy_index_loses_nothing_stored_and_check_indexes_it_later(archive, monkeypatch):
+    from archive.errors import IndexBusy
+
+    def busy(articles):
+        raise IndexBusy("another writer held the index")
+
+    monkeypatch.setattr(archive.index, "add", busy)
+    outcome = archive.add(article("Stored while another program held the index lock."))
+    with archive.batch():
+        archive.add(article("A second one, in a batch."))
+    assert outcome.status == "added" and archive.unindexed == 2 and archive.count() == 2
+    monkeypatch.undo()
+    report = archive.check()
+    assert sorted(report.missing_from_index) == sorted(archive.store.ids()) and report.repaired
+    assert archive.search(SearchQuery(q="lock")).total == 1
