@@ -22,6 +22,7 @@ from .dedup import fingerprint
 from .feeds import entry_article, parse_feed
 from .html import extract_html_article
 from .learning import BlendedTagger, load_tagger
+from .limits import check_html_depth, time_budget
 from .records import parse_records, record_article
 from .sources import RawDocument, SourceRef, expand_sources, read_source
 from .tagger import Tagger
@@ -54,16 +55,19 @@ def finish_article(article: Article) -> Article:
     return article
 
 
-def extract_article(raw: RawDocument) -> Article:
-    """Stages 2-4 for an input that holds one article (a page, a text or Markdown file)."""
+def extract_article(raw: RawDocument, timeout: float = 0) -> Article:
+    """Stages 2-4 for an input that holds one article (a page, a text or Markdown file), within `timeout`
+    seconds when given."""
     text = decode_bytes(raw.data, raw.origin)
-    if raw.kind == "html":
-        article = extract_html_article(text, raw.origin, url=raw.url)
-    else:
-        extract = extract_markdown_article if raw.kind == "markdown" else extract_text_article
-        article = extract(text, raw.origin)
-        article.url = article.canonical_url = raw.url
-    return finish_article(article)
+    with time_budget(timeout, raw.origin):
+        if raw.kind == "html":
+            check_html_depth(text, raw.origin)
+            article = extract_html_article(text, raw.origin, url=raw.url)
+        else:
+            extract = extract_markdown_article if raw.kind == "markdown" else extract_text_article
+            article = extract(text, raw.origin)
+            article.url = article.canonical_url = raw.url
+        return finish_article(article)
 
 
 def page_fetcher(config: Config) -> Callable[[str], Article] | None:
@@ -75,7 +79,10 @@ def page_fetcher(config: Config) -> Callable[[str], Article] | None:
         raw = read_source(SourceRef(origin=url, url=url), config)
         if raw.kind != "html":
             raise ExtractionError(f"{url} is not a web page.")
-        return extract_html_article(decode_bytes(raw.data, url), url, url=raw.url)
+        html = decode_bytes(raw.data, url)
+        with time_budget(config.extraction_timeout, url):
+            check_html_depth(html, url)
+            return extract_html_article(html, url, url=raw.url)
 
     return fetch_page
 
@@ -101,7 +108,7 @@ def extract_articles(raw: RawDocument, config: Config) -> Iterator[Extracted]:
             except ArchiveError as exc:
                 yield Extracted(origin, error=exc)
     else:
-        yield Extracted(raw.origin, extract_article(raw))
+        yield Extracted(raw.origin, extract_article(raw, config.extraction_timeout))
 
 
 def tag_article(article: Article, tagger: Tagger | BlendedTagger) -> Article:
