@@ -12,13 +12,16 @@ from bs4 import BeautifulSoup
 from archive.errors import ExtractionError
 from ingest.clean import decode_bytes
 from ingest.html import (
+    _month_name_date,
     authors_from_byline,
     choose_title,
     clean_url,
     extract_html_article,
     extract_main_text,
+    headline_text,
     iso_date,
     strip_site_name,
+    untruncated,
 )
 
 PARAGRAPHS = [
@@ -185,7 +188,7 @@ def test_extract_main_text_drops_media_but_keeps_text_after_it() -> None:
     assert "a.png" not in text and "An image" not in text
 
 
-@pytest.mark.parametrize("html", ["", "   ", "<html></html>", "<p></p>"])
+@pytest.mark.parametrize("html", ["", "   ", "<html></html>", "<p></p>", "<body><!--</body>"])
 def test_extract_main_text_of_nothing_is_empty(html: str) -> None:
     assert extract_main_text(html) == ""
 
@@ -209,7 +212,8 @@ def test_no_json_ld_meta_tags_give_the_metadata() -> None:
         '<meta property="article:modified_time" content="2020-07-09T08:00:00Z">'
         '<meta name="author" content="By Sam Lee">'
     )
-    article = extract_html_article(page(head=head, json_ld=None), "p.html")
+    shown_date = '<time datetime="2021-03-14T09:30:00Z">14 March 2021</time>'  # a shown date would win
+    article = extract_html_article(page(head=head, json_ld=None).replace(shown_date, ""), "p.html")
     assert article.title == HEADLINE  # from the <h1>, then without a site suffix from <title>
     assert article.published == "2020-07-01"
     assert article.author == "Sam Lee"
@@ -525,3 +529,142 @@ def test_a_figure_holding_a_table_keeps_the_table_but_not_its_caption() -> None:
     body = extract_html_article(html, "p.html").body
     assert "5,441 grooming cases" in body
     assert "table caption" not in body
+
+
+# -- headlines: labels, one-word matches, cut titles ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("h1", "expected"),
+    [
+        ("Movers in New York rated for 2025 | Top 19 Companies", "Movers in New York rated for 2025"),
+        ("Meditation rewires the brain | Opinion | The Example Herald", "Meditation rewires the brain"),
+        ("Tools for 2026 | Python, SQL &amp;#x26; AI", "Tools for 2026"),  # entities decoded, then the label goes
+        (
+            "Ten cameras worth buying | The best mirrorless cameras on the market today",
+            "Ten cameras worth buying | The best mirrorless cameras on the market today",
+        ),
+        ("Half a loaf<br>is better than none", "Half a loaf is better than none"),
+    ],
+)
+def test_headline_text(h1: str, expected: str) -> None:
+    assert headline_text(_soup(f"<h1>{h1}</h1>").h1) == expected
+
+
+def test_a_one_word_h1_found_in_a_long_title_is_a_label() -> None:
+    title = "How we found one flaw in Discord, Slack and forty other chat services"
+    assert choose_title(_soup("<h1>Discord</h1><p>text</p>"), [title], None) == title
+
+
+def test_a_short_h1_that_is_most_of_the_title_stands() -> None:
+    assert choose_title(_soup("<h1>Affordable nutrition</h1>"), ["Affordable food: nutrition"], None) == (
+        "Affordable nutrition"
+    )
+
+
+@pytest.mark.parametrize(
+    ("titles", "expected"),
+    [
+        (["Ofcom rules for platforms (including", "Ofcom rules for platforms (including small ones)"], 1),
+        (["Ofcom rules for platforms, and …", "Ofcom rules for platforms, and what they mean"], 1),
+        (["Ofcom rules for platforms", "Ofcom rules for platforms – what they mean"], 0),  # complete as it is
+    ],
+)
+def test_a_title_cut_short_gives_way_to_its_full_form(titles: list[str], expected: int) -> None:
+    assert untruncated(titles)[0] == titles[expected]
+    assert choose_title(_soup("<p>text</p>"), titles, None) == titles[expected]
+
+
+# -- dates shown by the headline -----------------------------------------------------------------------------
+
+
+def _dated_page(header: str, head: str = "", story: str = "") -> str:
+    paragraphs = "".join(f"<p>{p}</p>" for p in [story, *PARAGRAPHS] if p)
+    return (
+        f"<html><head><title>{HEADLINE}</title>{head}</head><body><nav><a href='/'>Home</a></nav>"
+        f"<article><h1>{HEADLINE}</h1>{header}{paragraphs}</article></body></html>"
+    )
+
+
+def _published(html: str) -> str | None:
+    return extract_html_article(html, "p.html").published
+
+
+PUBLISHED_META_TAG = '<meta property="article:published_time" content="2024-08-07T12:00:00Z">'
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("<p>By Jane Doe · Dec 30, 2013</p>", "2013-12-30"),  # shown unlabelled: beats the CMS stamp
+        ("<p>Updated 2 May 2025</p><p>Published: 14 March 2021</p>", "2021-03-14"),
+        ("<p>Last updated on May 2nd, 2025</p>", "2024-08-07"),  # a modification: the metadata stands
+        (
+            "<div class='meta'><h3>Published</h3><time datetime='2021-03-14T09:30:00Z'>03/14/21</time></div>",
+            "2021-03-14",
+        ),
+        ("<p>Jane Doe, Sept. 4, 2025</p>", "2025-09-04"),
+    ],
+)
+def test_the_date_shown_by_the_headline(header: str, expected: str) -> None:
+    assert _published(_dated_page(header, head=PUBLISHED_META_TAG)) == expected
+
+
+def test_a_date_in_a_sentence_of_the_story_is_not_the_dateline() -> None:
+    story = "The consultation, which opened on Wednesday, December 17 2025, closes in the spring after a long debate."
+    assert _published(_dated_page("", head=PUBLISHED_META_TAG, story=story)) == "2024-08-07"
+
+
+def test_a_shown_date_that_is_the_declared_modification_is_not_the_publication() -> None:
+    ld = {"@type": "Article", "headline": HEADLINE, "datePublished": "2012-09-12", "dateModified": "2021-09-08"}
+    head = f'<script type="application/ld+json">{json.dumps(ld)}</script>'
+    assert _published(_dated_page("<p>Jane Doe · September 8, 2021</p>", head=head)) == "2012-09-12"
+
+
+def test_the_shown_date_nearest_the_headline_wins() -> None:
+    html = _dated_page(f"<p>By Jane Doe</p><p>{PARAGRAPHS[0]}</p><p>July 15, 2025</p>").replace(
+        "<h1>", "<p>Mobile marketing · January 16, 2025</p><h1>"
+    )
+    assert _published(html) == "2025-01-16"
+
+
+def test_a_teaser_class_around_the_whole_article_does_not_hide_its_date() -> None:
+    # The date is too far below the headline to be its dateline; htmldate finds it in the article.
+    signed = f"<p>{' '.join(PARAGRAPHS)}</p><p>Posted by Jane Doe on <time datetime='2021-03-14'>a Sunday</time></p>"
+    html = _dated_page(signed).replace("<article>", "<div class='widget blog-posts'><article>")
+    assert _published(html.replace("</article>", "</article></div>")) == "2021-03-14"
+
+
+def test_json_ld_publication_beats_a_modification_date_found_by_htmldate() -> None:
+    graph = {
+        "@context": "https://schema.org",
+        "@graph": [
+            {
+                "@type": "WebPage",
+                "name": HEADLINE,
+                "datePublished": "2021-01-27T06:00:00+00:00",
+                "dateModified": "2021-04-15T00:07:20+00:00",
+            }
+        ],
+    }
+    head = (
+        '<meta property="article:modified_time" content="2021-04-15T00:07:20+00:00">'
+        f'<script type="application/ld+json">{json.dumps(graph)}</script>'
+    )
+    assert _published(_dated_page("<p>By Jane Doe</p>", head=head)) == "2021-01-27"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("March 14, 2021", "2021-03-14"),
+        ("14th March 2021", "2021-03-14"),
+        ("31 May, 2023", "2023-05-31"),
+        ("Sept. 4, 2025", "2025-09-04"),
+        ("Jan 5 2026", "2026-01-05"),
+        ("14 of March 2021", "2021-03-14"),
+        ("Smarch 14, 2021", None),
+    ],
+)
+def test_month_name_date(text: str, expected: str | None) -> None:
+    assert _month_name_date(text) == expected
