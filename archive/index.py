@@ -30,6 +30,8 @@ LOGGER = logging.getLogger(__name__)
 # Bump when the schema changes: an index built with another version is rebuilt from the store.
 SCHEMA_VERSION = 7  # 7: compound segments again, read through SharedFileStorage
 _VERSION_FILE = "schema-version"
+_RESUME_FILE = "rebuilt-up-to"  # in a new index being built: the id of the last article committed
+REBUILD_COMMIT = 5000  # articles per commit of a rebuild, the unit a resumed rebuild starts after
 # Segments are compound files (Whoosh's default), opened whole when a reader is made. Separate
 # files (schema 6) were opened lazily, and another process's merge could delete them first: a search
 # then failed on a missing column. Whoosh (3.54) copied each compound file wholly into memory on
@@ -307,26 +309,48 @@ class ArchiveIndex:
             for article_id in ids:
                 w.delete_by_term("id", article_id)
 
-    def rebuild(self, articles: Iterable[Article], progress: Callable[[int], None] | None = None) -> int:
-        """Build a complete new index beside this one from `articles`, then swap it in."""
+    def rebuild(
+        self, articles_after: Callable[[str], Iterable[Article]], progress: Callable[[int], None] | None = None
+    ) -> int:
+        """Build a complete new index beside this one, then swap it in; returns the articles indexed.
+
+        `articles_after(id)` gives the articles in id order after `id` ("" for all). The new index is
+        committed every REBUILD_COMMIT articles and the last id committed is written beside it, so a
+        rebuild that was interrupted resumes from there instead of starting again."""
         fresh = self.path.with_name(self.path.name + ".new")
-        if fresh.exists():
-            shutil.rmtree(fresh)  # a rebuild that was interrupted: start it again
-        fresh.mkdir(parents=True)
-        ix = create_index(fresh)
-        (fresh / _VERSION_FILE).write_text(str(SCHEMA_VERSION))
-        count = 0
+        after = _resume_point(fresh)
+        if after is None:
+            if fresh.exists():
+                shutil.rmtree(fresh)  # unusable leftovers: start again
+            fresh.mkdir(parents=True)
+            ix = create_index(fresh)
+            (fresh / _VERSION_FILE).write_text(str(SCHEMA_VERSION))
+            after, count = "", 0
+        else:
+            ix = open_index(fresh)
+            count = ix.doc_count()
+            LOGGER.warning("resuming an interrupted index rebuild after %d articles", count)
+            if progress:
+                progress(count)
         writer = ix.writer()
         try:
-            for article in articles:
+            pending = 0
+            for article in articles_after(after):
                 writer.add_document(**article_to_document(article))
                 count += 1
+                pending += 1
+                after = article.id or after
                 if progress:
                     progress(1)
+                if pending >= REBUILD_COMMIT:
+                    writer.commit()
+                    (fresh / _RESUME_FILE).write_text(after)
+                    writer, pending = ix.writer(), 0
             writer.commit()
         except BaseException:
             writer.cancel()
             raise
+        (fresh / _RESUME_FILE).unlink(missing_ok=True)
         with self._write_lock, self._lock:
             old = self.path.with_name(self.path.name + ".old")
             if old.exists():
@@ -347,3 +371,16 @@ class ArchiveIndex:
                 self._searcher.close()
                 self._searcher = None
             self.ix.close()
+
+
+def _resume_point(fresh: Path) -> str | None:
+    """The id a rebuild interrupted in `fresh` got to, when what it committed can be used; else None."""
+    try:
+        version = (fresh / _VERSION_FILE).read_text().strip()
+        after = (fresh / _RESUME_FILE).read_text().strip()
+        if version != str(SCHEMA_VERSION) or not after:
+            return None
+        open_index(fresh).close()
+    except Exception:  # missing, half-written or damaged: derived data, built again
+        return None
+    return after

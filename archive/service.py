@@ -246,7 +246,7 @@ class Archive:
 
     def reindex(self, progress: Callable[[int], None] | None = None) -> int:
         """Rebuild the whole index from the store; returns the number of articles indexed."""
-        return self.index.rebuild(self.store.iter_articles(), progress=progress)
+        return self.index.rebuild(lambda after: self.store.iter_articles(after=after), progress=progress)
 
     def check(self, repair: bool = True) -> CheckReport:
         """Compare store and index; with `repair`, index what is missing and drop orphans."""

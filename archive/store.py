@@ -245,10 +245,11 @@ class Store:
     def ids(self) -> set[str]:
         return {row[0] for row in self._connect().execute("SELECT id FROM articles")}
 
-    def iter_articles(self, batch: int = 500) -> Iterator[Article]:
-        """Every article in id order, read in batches so memory stays bounded."""
+    def iter_articles(self, batch: int = 500, after: str = "") -> Iterator[Article]:
+        """Every article in id order (those with an id after `after`), read in batches so memory stays
+        bounded."""
         conn = self._connect()
-        last = ""
+        last = after
         while True:
             rows = conn.execute(
                 f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE id > ? ORDER BY id LIMIT ?", (last, batch)

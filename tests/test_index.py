@@ -118,11 +118,51 @@ def test_writers_from_threads_queue_instead_of_failing(tmp_path):
 def test_rebuild_swaps_in_a_complete_new_index(index):
     index.add([make_article(n) for n in range(3)])
     ticks = []
-    count = index.rebuild([make_article(n) for n in range(5, 9)], progress=ticks.append)
+    count = index.rebuild(lambda after: [make_article(n) for n in range(5, 9)], progress=ticks.append)
     assert count == 4 and len(ticks) == 4
     assert index.document_ids() == {"a5", "a6", "a7", "a8"}
     assert not index.path.with_name("index.new").exists()
     assert not index.path.with_name("index.old").exists()
+
+
+def test_an_interrupted_rebuild_resumes_after_what_it_committed(index, monkeypatch):
+    import archive.index as index_module
+
+    monkeypatch.setattr(index_module, "REBUILD_COMMIT", 3)
+    articles = [make_article(n) for n in range(10, 18)]  # ids a10 ... a17, in id order
+    asked = []
+
+    def interrupted(after):
+        asked.append(after)
+        for article in articles:
+            if article.id > after:
+                if article.id == "a15":
+                    raise KeyboardInterrupt  # killed after one commit of three, with two more pending
+                yield article
+
+    with pytest.raises(KeyboardInterrupt):
+        index.rebuild(interrupted)
+    assert index.document_ids() == set()  # the old index is still the one in use
+    assert (index.path.with_name("index.new") / "rebuilt-up-to").read_text() == "a12"
+
+    def complete(after):
+        asked.append(after)
+        return [a for a in articles if a.id > after]
+
+    ticks = []
+    assert index.rebuild(complete, progress=ticks.append) == 8
+    assert asked == ["", "a12"] and sum(ticks) == 8  # resumed after a12: a13 to a17 read again
+    assert index.document_ids() == {a.id for a in articles}
+    with index.searcher() as searcher:
+        assert searcher.doc_count() == 8  # nothing indexed twice
+
+
+def test_a_damaged_leftover_rebuild_is_started_again(index):
+    leftover = index.path.with_name("index.new")
+    leftover.mkdir()
+    (leftover / "rebuilt-up-to").write_text("a3")  # but no index in it
+    assert index.rebuild(lambda after: [make_article(n) for n in range(5)]) == 5
+    assert index.document_ids() == {f"a{n}" for n in range(5)}
 
 
 def test_an_index_of_another_schema_version_is_recreated(tmp_path):
