@@ -77,7 +77,7 @@ def _report_ingest(outcomes, as_json: bool, total: int) -> None:
             else:
                 bar.clear()
                 extra = f" (duplicate of {outcome.duplicate_of})" if outcome.status == "duplicate" else ""
-                topics = ", ".join(outcome.topics) or "no topic"
+                topics = "off-topic" if outcome.off_topic else ", ".join(outcome.topics) or "no topic"
                 click.echo(f"{outcome.status:<9} {outcome.id}  {outcome.title}  [{topics}]{extra}")
             if outcome.status == "failed":
                 click.echo(f"archive: {outcome.error}", err=True)

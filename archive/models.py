@@ -95,6 +95,7 @@ class IngestOutcome:
     duplicate_of: str | None = None
     error: str | None = None
     warning: str | None = None  # a problem with the input that did not stop it (a malformed feed)
+    off_topic: bool = False  # judged unrelated to child protection, with no topic from a person
 
 
 @dataclass

@@ -169,6 +169,7 @@ class Archive:
             title=article.title if article else None,
             topics=article.topics if article else [],
             duplicate_of=duplicate_of,
+            off_topic=article.off_topic if article else False,
         )
 
     def correct(self, article_id: str, topic: str, action: str, user: str) -> Article:

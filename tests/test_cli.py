@@ -57,7 +57,8 @@ def test_ingest_seeds_adds_both_and_again_reports_duplicates(seeded):
     records = json_lines(again)
     assert [r["status"] for r in records] == ["duplicate", "duplicate"]
     assert {r["duplicate_of"] for r in records} == ids
-    assert set(records[0]) == {"source", "status", "id", "title", "topics", "duplicate_of", "error", "warning"}
+    assert set(records[0]) == {"source", "status", "id", "title", "topics", "duplicate_of", "error", "warning",
+                               "off_topic"}  # fmt: skip
     with Archive(seeded) as arch:
         assert arch.count() == 2
 

@@ -270,6 +270,18 @@ def test_editor_uploads_pastes_and_sees_each_outcome(app):
     assert [e.action for e in archive_of(app).accounts.audit_log()].count("ingest") == 2
 
 
+def test_an_off_topic_paste_is_added_and_shown_as_off_topic(app):
+    client = signed_in(app, "ed")
+    data = {
+        "csrf_token": csrf_token(client, "/ingest"),
+        "title": "Sourdough starter tips",
+        "text": "Feed the starter twice a day with equal weights of flour and water, and keep it warm. " * 5,
+    }
+    html = client.post("/ingest", data=data, content_type="multipart/form-data").get_data(as_text=True)
+    assert re.search(r'<tr class="outcome outcome--added">.*?class="badge topic-off_topic">Off-topic<', html, re.S)
+    assert archive_of(app).search(SearchQuery(topics=["off_topic"], q="sourdough")).total == 1
+
+
 def test_ingest_refuses_bad_links_and_private_addresses(app):
     client = signed_in(app, "ed")
     token = csrf_token(client, "/ingest")

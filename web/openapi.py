@@ -145,6 +145,7 @@ def _schemas() -> dict:
                 "duplicate_of": text_or_null,
                 "error": text_or_null,
                 "warning": text_or_null,
+                "off_topic": off_topic,
             },
             "What happened to one article of the input.",
         ),
@@ -360,6 +361,7 @@ def _examples() -> dict:
             "duplicate_of": None,
             "error": None,
             "warning": None,
+            "off_topic": False,
         },  # fmt: skip
     }
 
