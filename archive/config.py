@@ -33,6 +33,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_fetch_bytes", 10_000_000, "Largest page or feed downloaded from a URL, in bytes."),
     Setting("fetch_timeout", 20.0, "Seconds allowed for one HTTP fetch."),
     Setting("fetch_allow_private", False, "Allow fetching URLs on private, loopback or link-local addresses."),
+    Setting("extract_procs", 0, "Processes extracting a large ingest at once (0: one per core; 1: none apart)."),
     Setting("extraction_timeout", 30.0, "Seconds one page or file may take to extract (0: no limit; CLI only)."),
     Setting("feed_fetch_links", True, "Fetch the linked page of a feed entry that carries only a summary."),
     Setting(

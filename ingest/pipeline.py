@@ -6,8 +6,14 @@ every article gets its own outcome under an origin such as "feed.xml#3" or "expo
 
 from __future__ import annotations
 
+import ctypes
 import logging
+import multiprocessing
+import os
+import signal
+import sys
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass
 from functools import partial
@@ -29,6 +35,10 @@ from .tagger import Tagger
 from .text import extract_markdown_article, extract_text_article
 
 LOGGER = logging.getLogger(__name__)
+
+PARALLEL_MIN_INPUTS = 16  # fewer inputs than this are extracted here: starting workers costs a second or two
+PARALLEL_WINDOW = 256  # inputs handed to the workers at a time
+PR_SET_PDEATHSIG = 1  # Linux prctl(2): a signal the process gets when its parent dies
 
 
 @dataclass
@@ -157,10 +167,74 @@ def process_documents(
 
 
 def ingest_refs(archive: Archive, refs: Iterable[SourceRef]) -> Iterator[IngestOutcome]:
-    """Stage 6: each article tagged and added to the archive, with an explicit outcome per article."""
+    """Stage 6: each article tagged and added to the archive, with an explicit outcome per article.
+
+    Many inputs (a folder, a long list) are read and extracted on every core at once, in input order;
+    tagging and storing stay in this process, which alone writes to the archive."""
     refs = list(refs)
+    procs = extraction_procs(archive.config, refs)
+    if procs > 1:
+        return _ingest_extracted(archive, extract_in_parallel(refs, archive.config, procs))
     readers = [(ref.origin, partial(read_source, ref, archive.config)) for ref in refs]
     return ingest_documents(archive, readers)
+
+
+def extraction_procs(config: Config, refs: list[SourceRef]) -> int:
+    """Worker processes for extracting `refs`: one per core (or the `extract_procs` setting), one when
+    there are few inputs or one of them is standard input."""
+    if len(refs) < PARALLEL_MIN_INPUTS or any(ref.origin == "-" for ref in refs):
+        return 1
+    return max(1, min(config.extract_procs or os.cpu_count() or 1, len(refs)))
+
+
+def extract_in_parallel(refs: list[SourceRef], config: Config, procs: int) -> Iterator[Extracted]:
+    """Stages 1-4 for each input on `procs` processes; a window of inputs at a time keeps memory bounded."""
+    context = multiprocessing.get_context("spawn")  # no fork of a process that may hold threads and locks
+    workers = ProcessPoolExecutor(procs, mp_context=context, initializer=_worker_start, initargs=(os.getpid(),))
+    with workers as pool:
+        for start in range(0, len(refs), PARALLEL_WINDOW):
+            window = refs[start : start + PARALLEL_WINDOW]
+            for items in pool.map(_extract_one, window, [config] * len(window), chunksize=4):
+                yield from items
+
+
+def _worker_start(parent: int) -> None:
+    """In each extraction worker: die with the ingesting process, so that an ingest killed midway leaves
+    no workers behind holding its output open; and write nothing to its standard output."""
+    if sys.platform == "linux":
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the ingest died before the line above took effect
+        os._exit(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
+def _extract_one(ref: SourceRef, config: Config) -> list[Extracted]:
+    """In a worker process: every article of one input, or why it failed."""
+    return list(process_documents([(ref.origin, partial(read_source, ref, config))], config, lambda article: None))
+
+
+def _ingest_extracted(archive: Archive, items: Iterator[Extracted]) -> Iterator[IngestOutcome]:
+    tagger = load_tagger(archive.taxonomy, archive.config.tag_model_path)
+    with archive.batch():
+        for item in items:
+            if item.error is None and item.article is not None:
+                try:
+                    item.result = archive.add(tag_article(item.article, tagger))
+                except ArchiveError as exc:
+                    item.error = exc
+            yield _outcome(item)
+
+
+def _outcome(item: Extracted) -> IngestOutcome:
+    if item.error is not None:
+        outcome = IngestOutcome(source=item.origin, status="failed", error=str(item.error))
+    else:
+        outcome = item.result
+        outcome.source = item.origin
+    outcome.warning = item.warning
+    return outcome
 
 
 def ingest_documents(archive: Archive, readers: list[tuple[str, Callable[[], RawDocument]]]) -> Iterator[IngestOutcome]:
@@ -169,13 +243,7 @@ def ingest_documents(archive: Archive, readers: list[tuple[str, Callable[[], Raw
     with archive.batch() if len(readers) > 1 else nullcontext():
         work = lambda a: archive.add(tag_article(a, tagger))  # noqa: E731
         for item in process_documents(readers, archive.config, work):
-            if item.error is not None:
-                outcome = IngestOutcome(source=item.origin, status="failed", error=str(item.error))
-            else:
-                outcome = item.result
-                outcome.source = item.origin
-            outcome.warning = item.warning
-            yield outcome
+            yield _outcome(item)
 
 
 def ingest_sources(archive: Archive, specs: list[str]) -> Iterator[IngestOutcome]:

@@ -239,3 +239,36 @@ def test_ingesting_standard_input(archive: Archive, monkeypatch: pytest.MonkeyPa
     [outcome] = ingest_sources(archive, ["-"])
     assert (outcome.status, outcome.source) == ("added", "-")
     assert archive.get(outcome.id).origin == "-"
+
+
+def test_many_inputs_are_extracted_on_several_processes_with_the_same_outcomes_in_order(tmp_path):
+    from archive.config import load_config
+    from archive.service import Archive
+    from ingest.pipeline import PARALLEL_MIN_INPUTS, extraction_procs, ingest_sources
+
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    for n in range(PARALLEL_MIN_INPUTS + 4):
+        body = f"Police arrested man number {n} over online grooming of children, the NSPCC said. " * 6
+        (folder / f"{n:03d}.txt").write_text(f"Arrest {n}\n\n{body}")
+    (folder / "005b.txt").write_bytes(b"\x00\x01\x02")  # fails, in its place
+    (folder / "007b.txt").write_text((folder / "007.txt").read_text())  # a duplicate
+
+    def outcomes(procs: int):
+        config = load_config(tmp_path / f"data{procs}", {"extract_procs": procs})
+        with Archive(config=config) as archive:
+            refs_procs = extraction_procs(config, [SourceRef(str(n)) for n in range(PARALLEL_MIN_INPUTS)])
+            got = [
+                (o.source.split("/")[-1], o.status, o.id, tuple(o.topics))
+                for o in ingest_sources(archive, [str(folder)])
+            ]
+            return refs_procs, got, archive.count()
+
+    sequential_procs, sequential, stored = outcomes(1)
+    parallel_procs, parallel, stored_in_parallel = outcomes(2)
+    assert (sequential_procs, parallel_procs) == (1, 2)
+    config = load_config(tmp_path / "data2", {"extract_procs": 2})
+    assert extraction_procs(config, [SourceRef("-")] * PARALLEL_MIN_INPUTS) == 1  # stdin is read here
+    assert extraction_procs(config, [SourceRef("a")] * (PARALLEL_MIN_INPUTS - 1)) == 1  # too few to be worth it
+    assert parallel == sequential and stored_in_parallel == stored == PARALLEL_MIN_INPUTS + 4
+    assert [status for name, status, _, _ in parallel if name in {"005b.txt", "007b.txt"}] == ["failed", "duplicate"]
