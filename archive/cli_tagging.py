@@ -71,7 +71,7 @@ def train(ctx: Context) -> None:
         f" lexicon alone {result.lexicon_f1:.3f}, lexicon + classifier {result.blended_f1:.3f}"
     )
     if result.model is not None:
-        path.write_text(result.model.to_json(), encoding="utf-8")
+        result.model.save(path)
         click.echo(f"the classifier is now used for new articles (saved to {path}); `archive retag` applies it to all")
     else:
         path.unlink(missing_ok=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -52,20 +53,29 @@ class LinearModel:
     blend: float = 0.5  # the classifier's weight in a blended score
 
     def probabilities(self, title: str, text: str) -> dict[str, float]:
-        vector = self._vectorizer().transform([f"{title}\n{text}"])
-        scores = {}
-        for topic, coef in self.coefficients.items():
-            decision = float(vector.dot(_array(coef))[0]) + self.intercepts[topic]
-            scores[topic] = 1 / (1 + math.exp(-max(-60.0, min(60.0, decision))))
-        return scores
+        vectorizer, weights = self._prepared()
+        decisions = vectorizer.transform([f"{title}\n{text}"]).dot(weights)[0]
+        return {
+            topic: 1 / (1 + math.exp(-max(-60.0, min(60.0, float(decisions[i]) + self.intercepts[topic]))))
+            for i, topic in enumerate(self.coefficients)
+        }
 
-    def _vectorizer(self):
-        cached = getattr(self, "_cached", None)
-        if cached is None:
-            cached = _new_vectorizer(vocabulary=self.vocabulary)
-            cached.idf_ = _array(self.idf)
-            object.__setattr__(self, "_cached", cached)
-        return cached
+    def _prepared(self):
+        """The vectoriser and a features x topics weight matrix, built once per model."""
+        prepared = getattr(self, "_cache", None)
+        if prepared is None:
+            vectorizer = _new_vectorizer(vocabulary=self.vocabulary)
+            vectorizer.idf_ = _array(self.idf)
+            weights = _array(list(self.coefficients.values())).reshape(len(self.coefficients), -1).T
+            prepared = (vectorizer, weights)
+            object.__setattr__(self, "_cache", prepared)
+        return prepared
+
+    def save(self, path: Path) -> None:
+        """Written beside `path`, then renamed over it: a reader never sees half a model."""
+        partial = path.with_name(path.name + ".partial")
+        partial.write_text(self.to_json(), encoding="utf-8")
+        os.replace(partial, path)
 
     def to_json(self) -> str:
         return json.dumps(

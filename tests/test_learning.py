@@ -81,7 +81,8 @@ def test_too_few_corrections_leave_the_lexicon_alone(tagger):
 def test_a_saved_model_gives_the_same_probabilities_and_a_damaged_one_is_refused(tmp_path):
     model = fit(made_up(40), TOPICS)
     path = tmp_path / "tag_model.json"
-    path.write_text(model.to_json())
+    model.save(path)
+    assert [p.name for p in tmp_path.iterdir()] == ["tag_model.json"]  # nothing partial left beside it
     loaded = LinearModel.load(path)
     text = "Child abuse online quokka marmot river"
     assert loaded.probabilities("T", text) == pytest.approx(model.probabilities("T", text))
