@@ -91,3 +91,14 @@ def detect_language(text: str, declared: str | None = None) -> str | None:
     if probability >= LANGUAGE_CONFIDENCE or declared is None:
         return language
     return declared
+
+
+def word_list(text: str) -> list[str]:
+    """The words of `text`, lower case, in order."""
+    return re.findall(r"\w+", text.lower())
+
+
+def holds_run(outer: list[str], inner: list[str]) -> bool:
+    """True when `inner` occurs in `outer` as a run of words and is shorter."""
+    n = len(inner)
+    return 0 < n < len(outer) and any(outer[i : i + n] == inner for i in range(len(outer) - n + 1))

@@ -7,22 +7,21 @@ import json
 import logging
 import re
 from copy import deepcopy
-from datetime import datetime
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import lxml.html
 import trafilatura
 from bs4 import BeautifulSoup
-from htmldate import find_date
 from lxml import etree
 from trafilatura.metadata import extract_author
 
 from archive.errors import ExtractionError
 from archive.models import Article
 
-from .clean import normalize_line, normalize_text, strip_control_characters
+from .clean import holds_run, normalize_line, normalize_text, strip_control_characters, word_list
+from .dates import PUBLISHED_META, choose_date
 from .fragments import FIGURE_TEXT_TAGS, MEDIA_TAGS
-from .text import MIN_BODY_WORDS, derive_title, parse_dateline, split_paragraphs
+from .text import MIN_BODY_WORDS, derive_title, split_paragraphs
 
 LOGGER = logging.getLogger(__name__)
 
@@ -39,43 +38,14 @@ ARTICLE_TYPES = {
 }
 TRACKING_PARAMS = re.compile(r"^(utm_\w+|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|igshid|_ga|ref_src|cmpid)$", re.I)
 TITLE_SEPARATORS = re.compile(r"\s+[|–—·•»:~-]\s+")
-PUBLISHED_META = (
-    "article:published_time",
-    "datePublished",
-    "pubdate",
-    "publish-date",
-    "publish_date",
-    "date",
-    "dc.date",
-    "dc.date.issued",
-    "dcterms.created",
-    "sailthru.date",
-    "parsely-pub-date",
-)
-MODIFIED_META = ("article:modified_time", "og:updated_time", "dateModified", "last-modified")
-_MODIFIED_TAGS = "|".join(f"//*[@{a}='{key}']" for a in ("property", "name", "itemprop") for key in MODIFIED_META)
 RECALL_GAIN = 1.1  # see extract_main_text
 BASELINE_GAIN = 2.0
 LD_BODY_GAIN = 1.5  # see choose_body
 HEADLINE_LABEL_WORDS = 5  # see headline_text
 TRUNCATED_TITLE_CHARS = 100  # see untruncated
-SHOWN_DATE_BEFORE, SHOWN_DATE_AFTER, SHOWN_DATE_LINE_CHARS = 300, 600, 80  # see shown_dates
-_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
-_SHOWN_DATE = re.compile(
-    rf"\b(?:{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}|\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH},?\s+\d{{4}}"
-    r"|\d{4}-\d{2}-\d{2}|\d{1,2}/\d{1,2}/\d{4})(?!\d)",
-    re.I,
-)
-_DATE_LABEL = re.compile(r"\b(published|posted|updated|modified|reviewed|revised)\b\W*(?:on\b)?\W*$", re.I)
-_ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 _DATE_WORDS = re.compile(
     r"\b(?:posted|published|updated|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b.*\d|\d{1,2}[/.]\d{1,2}[/.]\d{2,4}",
     re.I,
-)
-_NUMERIC_DATE = re.compile(r"\b(\d{1,2})[/.](\d{1,2})[/.](\d{4})\b")
-# An element with one of these classes belongs to another article (a teaser, a comment), not to this one.
-_NOT_THIS_ARTICLE = re.compile(
-    r"(?:^|\s)(?:card|cards|related|teaser|comments?|sidebar|widget|recommend\w*|promo)(?:$|[\s_-])", re.I
 )
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*>?")
 
@@ -91,19 +61,6 @@ def clean_url(url: str | None) -> str | None:
         [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not TRACKING_PARAMS.match(k)]
     )
     return urlunsplit((parts.scheme, parts.netloc.lower(), parts.path or "/", query, ""))
-
-
-def iso_date(value: str | None) -> str | None:
-    """YYYY-MM-DD from a metadata date: ISO 8601, "14 March 2021", or day/month/year where unambiguous."""
-    if not value:
-        return None
-    if match := _ISO_DATE.search(value):
-        return "-".join(match.groups())
-    if match := _NUMERIC_DATE.search(value):
-        first, second, year = (int(g) for g in match.groups())
-        day, month = (first, second) if first > 12 else (second, first) if second > 12 else (0, 0)
-        return f"{year:04d}-{month:02d}-{day:02d}" if 1 <= month <= 12 and 1 <= day <= 31 else None
-    return parse_dateline(value)
 
 
 def _json_ld_articles(soup: BeautifulSoup) -> list[dict]:
@@ -167,12 +124,8 @@ def _names_site(part: str, site: str | None) -> bool:
     return bool(site) and bool(part) and (part == site or part in site or site in part)
 
 
-def _word_list(text: str) -> list[str]:
-    return re.findall(r"\w+", text.lower())
-
-
 def _words(text: str) -> set[str]:
-    return set(_word_list(text))
+    return set(word_list(text))
 
 
 def choose_title(soup: BeautifulSoup, metadata_titles: list[str], site: str | None) -> str | None:
@@ -199,12 +152,12 @@ def choose_title(soup: BeautifulSoup, metadata_titles: list[str], site: str | No
             best, best_share = text, share
     if not best or best_share < 1 / 3:
         return titles[0] if titles else None
-    seen = _word_list(best)
+    seen = word_list(best)
     for title in titles:
-        wanted = _word_list(title)
+        wanted = word_list(title)
         if wanted == seen and best == best.upper():
             return title  # an all-capitals <h1> is styling
-        if _holds(seen, wanted) and _DATE_WORDS.search(re.sub(re.escape(title), "", best, flags=re.I)):
+        if holds_run(seen, wanted) and _DATE_WORDS.search(re.sub(re.escape(title), "", best, flags=re.I)):
             return title  # the <h1> holds the byline or dateline too
     return best
 
@@ -235,8 +188,8 @@ def untruncated(titles: list[str]) -> list[str]:
     """The titles, each that looks cut short replaced by a longer one that starts with the same words."""
     full = []
     for title in titles:
-        words = _word_list(title.rstrip(" .…"))
-        longer = [t for t in titles if len(_word_list(t)) > len(words) and _word_list(t)[: len(words)] == words]
+        words = word_list(title.rstrip(" .…"))
+        longer = [t for t in titles if len(word_list(t)) > len(words) and word_list(t)[: len(words)] == words]
         full.append(max(longer, key=len) if words and longer and _looks_cut(title) else title)
     return full
 
@@ -246,12 +199,6 @@ def _looks_cut(title: str) -> bool:
     headlines are often cut at 110 characters)."""
     unclosed = title.count("(") > title.count(")") or title.count("[") > title.count("]")
     return title.endswith(("…", "...")) or unclosed or len(title) >= TRUNCATED_TITLE_CHARS
-
-
-def _holds(outer: list[str], inner: list[str]) -> bool:
-    """True when `inner` occurs in `outer` as a run of words and is shorter."""
-    n = len(inner)
-    return 0 < n < len(outer) and any(outer[i : i + n] == inner for i in range(len(outer) - n + 1))
 
 
 def authors_from_byline(value: str) -> list[str]:
@@ -274,159 +221,6 @@ def choose_authors(ld_authors: list[str], meta_author: str | None, tree: etree._
     for value in ld_authors or ([meta_author] if meta_author else []):
         names.extend(authors_from_byline(value))
     return ", ".join(dict.fromkeys(n for n in names if len(n) <= 80)) or None
-
-
-def choose_date(
-    article_ld: dict,
-    soup: BeautifulSoup,
-    tree: etree._Element | None,
-    url: str | None,
-    ld: list[dict] | None = None,
-    title: str | None = None,
-) -> str | None:
-    """The publication date: the dateline shown under the headline, else htmldate's search of the
-    page, else JSON-LD, article meta tags, then <time>.
-
-    A date shown by the headline is the one readers see; it counts when labelled "Published" or
-    "Posted", or when unlabelled and not a modification date the page declares ("Updated" dates are
-    skipped). htmldate reads the JSON-LD and meta sources in more formats, and with `original_date`
-    it takes the first publication over later modifications; when it still returns a declared
-    modification date, the JSON-LD publication date wins. All but the metadata are read from the
-    page without navigation, asides, footers and teaser cards, whose dates belong to other articles.
-    """
-    items = ld or [article_ld]
-    published_ld = next((d for item in items if (d := iso_date(_text(item.get("datePublished"))))), None)
-    if tree is None:
-        return published_ld or iso_date(_meta(soup, *PUBLISHED_META))
-    modified = modification_dates(tree, items)
-    labelled, unlabelled = shown_dates(tree, title)
-    if labelled or (unlabelled and unlabelled not in modified):
-        return labelled or unlabelled
-    tree = _without_other_articles(tree, title)
-    found = _htmldate(tree, url)
-    if found in modified and published_ld and published_ld not in modified:
-        return published_ld
-    time_value = next(iter(tree.xpath("//time/@datetime")), None)
-    return (
-        found
-        or published_ld
-        or iso_date(_meta(soup, *PUBLISHED_META))
-        or iso_date(str(time_value) if time_value else None)
-    )
-
-
-def _htmldate(tree: etree._Element, url: str | None) -> str | None:
-    try:
-        return find_date(tree, original_date=True, extensive_search=True, url=url)
-    except Exception:  # htmldate gives up on odd pages in its own ways; our chain follows
-        LOGGER.debug("htmldate failed", exc_info=True)
-        return None
-
-
-def modification_dates(tree: etree._Element, ld: list[dict]) -> set[str]:
-    """The dates the page declares as modifications: JSON-LD dateModified and modified-time tags."""
-    values = [_text(item.get("dateModified")) for item in ld]
-    for tag in tree.xpath(_MODIFIED_TAGS):
-        values.append(tag.get("content") or tag.get("datetime"))
-    return {date for value in values if (date := iso_date(value))}
-
-
-def shown_dates(tree: etree._Element, title: str | None) -> tuple[str | None, str | None]:
-    """The date shown nearest the headline with a "Published"/"Posted" label, and the nearest shown
-    without a label; dates labelled "Updated", "Modified" or "Reviewed" are neither.
-
-    A shown date stands on a short line of its own (a byline, a dateline, a <time>) within a few
-    hundred characters of the headline; dates inside sentences belong to the story, not to the page.
-    """
-    labelled = unlabelled = None
-    lines = _lines_near(tree, _headline_element(tree, title))
-    for _, context, line in lines:
-        for match in _SHOWN_DATE.finditer(line if len(line) <= SHOWN_DATE_LINE_CHARS else ""):
-            text = match.group(0)
-            date = (iso_date(text) if text[0].isdigit() else None) or _month_name_date(text)
-            label = _DATE_LABEL.search((context + " " + line[: match.start()])[-40:])
-            if not date or (label and label.group(1).lower() not in ("published", "posted")):
-                continue
-            if label:
-                labelled = labelled or date
-            else:
-                unlabelled = unlabelled or date
-    return labelled, unlabelled
-
-
-def _headline_element(tree: etree._Element, title: str | None) -> etree._Element | None:
-    """The first heading (<h1> to <h3>) that shows the title's words, else the first <h1>."""
-    wanted = _word_list(title or "")
-    for heading in tree.iter("h1", "h2", "h3"):
-        seen = _word_list(" ".join(heading.itertext()))
-        if seen == wanted or _holds(seen, wanted):
-            return heading
-    return next(tree.iter("h1"), None)
-
-
-def _lines_near(tree: etree._Element, element: etree._Element | None) -> list[tuple[int, str, str]]:
-    """Text lines within a few hundred characters before and after `element`, nearest first, as
-    (distance, the end of the line before, line); a <time> adds its datetime as a line of its own."""
-    lines: list[str] = []
-    start = end = None
-    for event, node in etree.iterwalk(tree, events=("start", "end")):
-        if node is element and event == "start":
-            start = len(lines)
-        elif node is element:
-            end = len(lines)
-        if event == "start" and node.tag == "time" and node.get("datetime"):
-            lines.append(node.get("datetime"))
-        readable = isinstance(node.tag, str) and node.tag not in ("script", "style", "noscript", "template")
-        text = node.text if event == "start" and readable else node.tail if event == "end" else None
-        if text and text.strip():
-            lines.append(" ".join(text.split()))
-        if end is not None and len(lines) - end > SHOWN_DATE_AFTER:  # each line holds a character or more
-            break
-    if start is None or end is None:  # no headline, or one outside this part of the page
-        return []
-    found = []
-    # At equal distance a line after the headline (a byline) goes before one above it (a teaser).
-    sides = ((1, SHOWN_DATE_BEFORE, range(start - 1, -1, -1)), (0, SHOWN_DATE_AFTER, range(end, len(lines))))
-    for side, limit, indexes in sides:
-        distance = 0
-        for i in indexes:
-            if distance > limit:
-                break
-            found.append((distance, side, lines[i - 1][-40:] if i else "", lines[i]))
-            distance += len(lines[i])
-    return [(distance, context, line) for distance, _, context, line in sorted(found)]
-
-
-def _month_name_date(text: str) -> str | None:
-    """YYYY-MM-DD from "March 14, 2021", "14th March 2021", "Sept. 4 2025" and the like."""
-    text = re.sub(r"(\d)(?:st|nd|rd|th)\b", r"\1", text.replace(".", " ").replace(",", " "))
-    text = " ".join(re.sub(r"\bsept\b", "sep", text, flags=re.I).split())
-    for fmt in ("%d %B %Y", "%d %b %Y", "%B %d %Y", "%b %d %Y", "%d of %B %Y"):
-        try:
-            return datetime.strptime(text, fmt).strftime("%Y-%m-%d")
-        except ValueError:
-            continue
-    return None
-
-
-def _without_other_articles(tree: etree._Element, title: str | None = None) -> etree._Element:
-    """A copy of the page without navigation, asides, footers, or teaser cards of other articles.
-
-    What holds the headline is this article's own, and so are the asides and footers of the
-    <article> element that holds it (HTML puts an article's byline and date in its <footer>).
-    """
-    tree = deepcopy(tree)
-    headline = _headline_element(tree, title)
-    own = set(headline.iterancestors()) if headline is not None else set()
-    own_article = next((e for e in own if e.tag == "article"), None)
-    for element in tree.xpath("//body//nav|//body//aside|//body//footer|//body//*[@class]"):
-        in_own_article = own_article is not None and any(a is own_article for a in element.iterancestors())
-        if element in own or (element.tag in ("aside", "footer") and in_own_article):
-            continue
-        if element.tag in ("nav", "aside", "footer") or _NOT_THIS_ARTICLE.search(element.get("class", "")):
-            if element.getparent() is not None:
-                element.getparent().remove(element)
-    return tree
 
 
 def _media_free_tree(html: str) -> etree._Element | None:
@@ -483,7 +277,7 @@ def _contains(outer: str, inner: str) -> float:
     """Share of the word 4-grams of `inner` found in `outer`."""
 
     def grams(text: str) -> set[tuple[str, ...]]:
-        tokens = _word_list(text)
+        tokens = word_list(text)
         return {tuple(tokens[i : i + 4]) for i in range(max(len(tokens) - 3, 0))}
 
     inner_grams = grams(inner)
@@ -533,7 +327,15 @@ def extract_html_article(html: str, origin: str, url: str | None = None) -> Arti
         next((a for a in [_text(_meta(soup, "author", "article:author", "byl"))] if a and "http" not in a), None),
         tree,
     )
-    date = choose_date(first, soup, tree, url or canonical, ld, title)
+    items = ld or [first]
+    date = choose_date(
+        tree,
+        url or canonical,
+        title,
+        published_ld=[_text(item.get("datePublished")) for item in items],
+        modified_ld=[_text(item.get("dateModified")) for item in items],
+        published_meta=_meta(soup, *PUBLISHED_META),
+    )
     html_tag = soup.find("html")
     lang = html_tag.get("lang") if html_tag else None
     language = first.get("inLanguage") if isinstance(first.get("inLanguage"), str) else lang

@@ -14,7 +14,8 @@ from archive.errors import ArchiveError, ExtractionError
 from archive.models import Article
 
 from .clean import normalize_line, normalize_text
-from .html import choose_authors, clean_url, extract_html_article, iso_date, person_names
+from .dates import iso_date
+from .html import choose_authors, clean_url, extract_html_article, person_names
 from .text import MIN_BODY_WORDS, derive_title, split_paragraphs
 
 # Field names other tools use for the same thing, ours first.

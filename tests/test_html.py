@@ -11,15 +11,14 @@ from bs4 import BeautifulSoup
 
 from archive.errors import ExtractionError
 from ingest.clean import decode_bytes
+from ingest.dates import _month_name_date, iso_date
 from ingest.html import (
-    _month_name_date,
     authors_from_byline,
     choose_title,
     clean_url,
     extract_html_article,
     extract_main_text,
     headline_text,
-    iso_date,
     strip_site_name,
     untruncated,
 )
