@@ -138,7 +138,7 @@ def _for_each_file(ctx: Context, files: tuple[str, ...], as_json: bool, to_recor
     refs, _ = expand_sources(list(files))
     failed = False
     warned: set[str] = set()
-    for item in process(refs, ctx.config, lambda article: article):
+    for item in process(refs, ctx.config):
         _warn_once(item.warning, warned)
         if item.error is not None:
             failed = True

@@ -76,6 +76,9 @@ class Counts:
     fp: int = 0
     fn: int = 0
 
+    def __add__(self, other: Counts) -> Counts:
+        return Counts(self.tp + other.tp, self.fp + other.fp, self.fn + other.fn)
+
     @property
     def precision(self) -> float:
         return self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
@@ -119,8 +122,7 @@ class Report:
 
     @property
     def micro_f1(self) -> float:
-        total = Counts(*(sum(getattr(c, k) for c in self.counts.values()) for k in ("tp", "fp", "fn")))
-        return total.f1
+        return sum(self.counts.values(), Counts()).f1
 
     @property
     def exact(self) -> int:

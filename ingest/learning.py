@@ -227,8 +227,7 @@ def _pooled_macro_f1(reports) -> float:
     pooled = Report()
     for report in reports:
         for topic, counts in report.counts.items():
-            total = pooled.counts[topic]
-            total.tp, total.fp, total.fn = total.tp + counts.tp, total.fp + counts.fp, total.fn + counts.fn
+            pooled.counts[topic] += counts
     return pooled.macro_f1
 
 

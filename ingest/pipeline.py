@@ -45,7 +45,7 @@ PR_SET_PDEATHSIG = 1  # Linux prctl(2): a signal the process gets when its paren
 class Extracted:
     """One article from an input, or why it could not be had; `warning` names a problem with the input.
 
-    `result` is what the pipeline's work made of the article (an IngestOutcome when ingesting).
+    `result` is the IngestOutcome of the article once it is stored.
     """
 
     origin: str
@@ -138,26 +138,17 @@ def read_and_extract(ref: SourceRef, config: Config) -> Article:
     raise ExtractionError(f"{ref.origin} holds no article.")
 
 
-def process(refs: Iterable[SourceRef], config: Config, work: Callable[[Article], object]) -> Iterator[Extracted]:
-    """Run `work` on every article of every input into the item's `result`; failures become the item's
-    error, never an exception."""
+def process(refs: Iterable[SourceRef], config: Config) -> Iterator[Extracted]:
+    """Stages 1-4 for every input: each article it holds, or the reason it failed; never an exception."""
     readers = ((ref.origin, partial(read_source, ref, config)) for ref in refs)
-    return process_documents(readers, config, work)
+    return process_documents(readers, config)
 
 
-def process_documents(
-    readers: Iterable[tuple[str, Callable[[], RawDocument]]], config: Config, work: Callable[[Article], object]
-) -> Iterator[Extracted]:
+def process_documents(readers: Iterable[tuple[str, Callable[[], RawDocument]]], config: Config) -> Iterator[Extracted]:
     """`process` for inputs given as (origin, a function that reads its RawDocument): files, uploads, pastes."""
     for origin, read in readers:
         try:
-            for item in extract_articles(read(), config):
-                if item.article is not None:
-                    try:
-                        item.result = work(item.article)
-                    except ArchiveError as exc:
-                        item.error = exc
-                yield item
+            yield from extract_articles(read(), config)
         except ArchiveError as exc:
             yield Extracted(origin, error=exc)
         except Exception as exc:  # an extractor bug must not stop the rest of a batch
@@ -174,7 +165,7 @@ def ingest_refs(archive: Archive, refs: Iterable[SourceRef]) -> Iterator[IngestO
     refs = list(refs)
     procs = extraction_procs(archive.config, refs)
     if procs > 1:
-        return _ingest_extracted(archive, extract_in_parallel(refs, archive.config, procs))
+        return _store_tagged(archive, extract_in_parallel(refs, archive.config, procs))
     readers = [(ref.origin, partial(read_source, ref, archive.config)) for ref in refs]
     return ingest_documents(archive, readers)
 
@@ -212,12 +203,13 @@ def _worker_start(parent: int) -> None:
 
 def _extract_one(ref: SourceRef, config: Config) -> list[Extracted]:
     """In a worker process: every article of one input, or why it failed."""
-    return list(process_documents([(ref.origin, partial(read_source, ref, config))], config, lambda article: None))
+    return list(process_documents([(ref.origin, partial(read_source, ref, config))], config))
 
 
-def _ingest_extracted(archive: Archive, items: Iterator[Extracted]) -> Iterator[IngestOutcome]:
+def _store_tagged(archive: Archive, items: Iterator[Extracted], batched: bool = True) -> Iterator[IngestOutcome]:
+    """Stages 5-6 for extracted articles: tagged and added (in one index batch when `batched`)."""
     tagger = load_tagger(archive.taxonomy, archive.config.tag_model_path)
-    with archive.batch():
+    with archive.batch() if batched else nullcontext():
         for item in items:
             if item.error is None and item.article is not None:
                 try:
@@ -238,12 +230,10 @@ def _outcome(item: Extracted) -> IngestOutcome:
 
 
 def ingest_documents(archive: Archive, readers: list[tuple[str, Callable[[], RawDocument]]]) -> Iterator[IngestOutcome]:
-    """Ingest inputs given as (origin, reader): tagged, added, one outcome per article."""
-    tagger = load_tagger(archive.taxonomy, archive.config.tag_model_path)
-    with archive.batch() if len(readers) > 1 else nullcontext():
-        work = lambda a: archive.add(tag_article(a, tagger))  # noqa: E731
-        for item in process_documents(readers, archive.config, work):
-            yield _outcome(item)
+    """Ingest inputs given as (origin, reader): tagged, added, one outcome per article; a single input
+    is searchable as soon as it is added."""
+    extracted = process_documents(readers, archive.config)
+    return _store_tagged(archive, extracted, batched=len(readers) > 1)
 
 
 def ingest_sources(archive: Archive, specs: list[str]) -> Iterator[IngestOutcome]:

@@ -70,6 +70,8 @@ class _Tokens:
 
     def __init__(self, text: str) -> None:
         self.text = text
+        lead_end = text.find("\n\n")  # the first paragraph, which counts more
+        self.lead_end = len(text) if lead_end < 0 else lead_end
         folded = fold(text)
         self.spans = [(m.start(), m.end()) for m in _TOKEN.finditer(folded)]
         self.tokens = [folded[a:b] for a, b in self.spans]
@@ -136,10 +138,8 @@ class _Lexicon:
         return found
 
     def matches(self, title: _Tokens, body: _Tokens) -> list[_Match]:
-        lead_end = body.text.find("\n\n")
-        lead_end = len(body.text) if lead_end < 0 else lead_end
         return self._scan(title, lambda _: TITLE_WEIGHT, offset=False) + self._scan(
-            body, lambda start: LEAD_WEIGHT if start < lead_end else 1.0, offset=True
+            body, lambda start: LEAD_WEIGHT if start < body.lead_end else 1.0, offset=True
         )
 
 
@@ -171,7 +171,7 @@ class Tagger:
     def __init__(self, taxonomy: Taxonomy) -> None:
         self.taxonomy = taxonomy
         self._topics = _Lexicon(taxonomy.topics)
-        self._relevance = _Lexicon([taxonomy.relevance]) if taxonomy.relevance else None
+        self._relevance = _Lexicon([taxonomy.relevance] if taxonomy.relevance else [])
 
     def score(self, title: str, body: str) -> list[TopicScore]:
         """One TopicScore per topic of the taxonomy, in taxonomy order."""
@@ -181,7 +181,7 @@ class Tagger:
         text = _Text(title, body)
         title_tokens, body_tokens = _Tokens(title), _Tokens(body)
         relevance, unrelated = 1.0, False
-        if self._relevance is not None and self.taxonomy.relevance is not None:
+        if self.taxonomy.relevance is not None:
             verdict = _score(self.taxonomy.relevance, self._relevance.matches(title_tokens, body_tokens), text)
             relevance, unrelated = verdict.score, not verdict.assigned
         matches = self._topics.matches(title_tokens, body_tokens)
