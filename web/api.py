@@ -29,22 +29,19 @@ def search():
     return jsonify(result_to_dict(result))
 
 
+@bp.errorhandler(ArticleNotFound)
+def not_found(exc: ArticleNotFound):
+    return jsonify(error=str(exc)), 404
+
+
 @bp.get("/articles/<article_id>/similar")
 def similar(article_id: str):
-    try:
-        found = get_archive().similar(article_id)
-    except ArticleNotFound as exc:
-        return jsonify(error=str(exc)), 404
-    return jsonify(similar_to_dict(article_id, found))
+    return jsonify(similar_to_dict(article_id, get_archive().similar(article_id)))
 
 
 @bp.get("/articles/<article_id>")
 def article(article_id: str):
-    try:
-        found = get_archive().get(article_id)
-    except ArticleNotFound as exc:
-        return jsonify(error=str(exc)), 404
-    return jsonify(article_to_dict(found))
+    return jsonify(article_to_dict(get_archive().get(article_id)))
 
 
 @bp.post("/articles")
