@@ -1,5 +1,9 @@
-"""What one searcher can answer without a pass over the index per query: each facet field's value per
-document, the document sets of filters, and the newest results.
+"""What one searcher can answer without a pass of Python over the index per query: each facet field's
+value per document as integer codes, the date column, field lengths, the posting lists of recent
+terms, the document sets of filters, and the newest results.
+
+Document sets are numpy boolean masks indexed by document number, so AND, OR and NOT are one vector
+operation each and a facet count is one `bincount`, whatever the number of matches.
 
 A cache belongs to one searcher. The index changing gives a new searcher and so empty caches: nothing
 stale is ever served, and nothing needs invalidating by hand.
@@ -9,31 +13,38 @@ from __future__ import annotations
 
 import threading
 from collections import Counter, OrderedDict
-from collections.abc import Collection, Hashable, Iterable
+from collections.abc import Hashable, Iterable
 from datetime import UTC, datetime
 
-from whoosh.query import And, AndNot, Every, FuzzyTerm, Not, NullQuery, Or, Prefix, Query, Term, Wildcard
+import numpy as np
+from whoosh.codec.whoosh3 import LENGTHS_COLUMN
+from whoosh.query import And, AndMaybe, AndNot, Every, FuzzyTerm, Not, NullQuery, Or, Prefix, Query, Term, Wildcard
 from whoosh.searching import Searcher
+from whoosh.util.numeric import byte_to_length
 from whoosh.util.times import datetime_to_long
 
 RAW_COLUMNS = {"date"}  # read as Whoosh stores them (integers that sort like the dates), not translated
 RESULT_CACHE_SIZE = 64  # recent search results kept per searcher
-# Document sets of recent terms and filters, up to this many document numbers in all (about 60 MB)
-FILTER_CACHE_DOCS = 1_000_000
+# Recent posting lists and filter masks, up to this many bytes in all
+CACHE_BYTES = 256 * 1024 * 1024
+_LENGTHS = np.array([byte_to_length(b) for b in range(256)], dtype=np.float64)  # Whoosh's length bytes decoded
+
+Postings = tuple[np.ndarray, np.ndarray]  # document numbers (ascending) and term weights
 
 
 class SearcherCache:
-    """Lazily filled columns and document sets of one searcher; safe to share between threads."""
+    """Lazily filled columns, postings and document masks of one searcher; safe to share between threads."""
 
     def __init__(self, searcher: Searcher) -> None:
         self.searcher = searcher
+        self.size = searcher.reader().doc_count_all()
         self._lock = threading.Lock()
         self._columns: dict[str, list] = {}
-        self._sets: OrderedDict[Hashable, set[int]] = OrderedDict()
+        self._codes: dict[str, tuple[list, np.ndarray]] = {}
+        self._arrays: dict[Hashable, np.ndarray] = {}
+        self._cached: OrderedDict[Hashable, object] = OrderedDict()
         self._results: OrderedDict[Hashable, object] = OrderedDict()
-        self._live: set[int] | None = None
-        self._deletions: bool | None = None
-        self._held = 0  # documents held by the cached sets, kept under FILTER_CACHE_DOCS
+        self._held = 0  # bytes held by cached postings and masks, kept under CACHE_BYTES
 
     # -- columns --------------------------------------------------------------------------------
 
@@ -53,107 +64,208 @@ class SearcherCache:
                 self._columns[field] = values
         return values
 
-    def count(self, field: str, docs: Collection[int], separator: str | None = None) -> Counter:
-        """How many of `docs` hold each value of `field`; `separator` splits multi-valued fields."""
-        values = self.column(field)
-        if separator is None:
-            return Counter(map(values.__getitem__, docs))
+    def codes(self, field: str) -> tuple[list, np.ndarray]:
+        """The field's distinct values, and for each document the position of its value among them."""
+        with self._lock:
+            found = self._codes.get(field)
+        if found is None:
+            positions: dict = {}
+            column = self.column(field)
+            codes = np.fromiter((positions.setdefault(v, len(positions)) for v in column), np.int32, len(column))
+            found = (list(positions), _frozen(codes))
+            with self._lock:
+                self._codes[field] = found
+        return found
+
+    def count(self, field: str, docs: np.ndarray, separator: str | None = None) -> Counter:
+        """How many documents of the mask `docs` hold each value of `field`; `separator` splits
+        multi-valued fields."""
+        values, codes = self.codes(field)
+        tally = np.bincount(codes[docs], minlength=len(values))
         counts: Counter = Counter()
-        for joined, n in Counter(map(values.__getitem__, docs)).items():
-            for value in joined.split(separator):
-                counts[value] += n
+        for code in np.flatnonzero(tally):
+            if separator is None:
+                counts[values[code]] += int(tally[code])
+            else:
+                for value in values[code].split(separator):
+                    counts[value] += int(tally[code])
         return counts
+
+    def dates(self) -> tuple[np.ndarray, np.ndarray]:
+        """Whether each document is dated, and its date as Whoosh's sortable integer."""
+        dated = self._array("dated", lambda: np.fromiter((v == "1" for v in self.column("dated")), bool, self.size))
+        # Undated documents hold the column's default, which does not fit a signed integer: 0 instead.
+        dates = self._array(
+            "date", lambda: np.where(dated, np.array(self.column("date"), dtype=np.uint64), 0).astype(np.int64)
+        )
+        return dated, dates
+
+    def lengths(self, field: str) -> np.ndarray:
+        """Each document's length in `field`, as Whoosh's scorers see it (its one-byte approximation)."""
+
+        def read() -> np.ndarray:
+            parts = []
+            for reader, _offset in self.searcher.reader().leaf_readers():
+                count = reader.doc_count_all()
+                if not count:
+                    continue
+                # whoosh3's length bytes, as its own doc_field_length() reads them; none when no document has the field
+                column = reader._perdoc._cached_reader(f"_{field}_len", LENGTHS_COLUMN)
+                if column is None:
+                    parts.append(np.zeros(count, dtype=np.uint8))
+                elif column._fixedlen == 1:  # one byte a document, written up to the last one with the field
+                    raw = column._dbfile.get(column._basepos, min(count, column._count))
+                    parts.append(np.frombuffer(raw.ljust(count, b"\0"), dtype=np.uint8))
+                else:
+                    parts.append(np.fromiter((column[n] for n in range(count)), np.uint8, count))
+            return _LENGTHS[np.concatenate(parts)] if parts else np.zeros(0)
+
+        return self._array(("lengths", field), read)
+
+    def _array(self, key: Hashable, compute) -> np.ndarray:
+        with self._lock:
+            found = self._arrays.get(key)
+        if found is None:
+            found = _frozen(compute())
+            with self._lock:
+                self._arrays[key] = found
+        return found
 
     # -- document sets --------------------------------------------------------------------------
 
-    def live(self) -> set[int]:
-        if self._live is None:
-            self._live = set(self.searcher.reader().all_doc_ids())
-        return self._live
+    def live(self) -> np.ndarray:
+        """The mask of documents not deleted."""
 
-    def matching(self, query: Query) -> set[int]:
-        """The live documents matching `query`, unscored, from cached term postings where the query allows.
+        def compute() -> np.ndarray:
+            mask = np.zeros(self.size, dtype=bool)
+            reader = self.searcher.reader()
+            if reader.has_deletions():
+                mask[np.fromiter(reader.all_doc_ids(), np.int64)] = True
+            else:
+                mask[:] = True
+            return mask
 
-        Terms, AND, OR and NOT are set operations over each term's cached documents; prefixes,
+        return self._array("live", compute)
+
+    def none(self) -> np.ndarray:
+        return self._array("none", lambda: np.zeros(self.size, dtype=bool))
+
+    def matching(self, query: Query) -> np.ndarray:
+        """The mask of live documents matching `query`, unscored, from cached postings where the query allows.
+
+        Terms, AND, OR and NOT are mask operations over each term's cached documents; prefixes,
         wildcards and fuzzy terms are the union of their expansions; anything else (phrases, ranges)
-        asks Whoosh. The answer may be a cached set: never change it.
+        asks Whoosh. The answer may be a cached, read-only mask.
         """
         if isinstance(query, Every):
             return self.live()
         if isinstance(query, NullQuery.__class__):
-            return set()
+            return self.none()
         if isinstance(query, Term):
             return self.term(query.fieldname, query.text)
         if isinstance(query, (Prefix, Wildcard, FuzzyTerm)):
             reader = self.searcher.reader()
-            return _union(self.term(field, text) for field, text in query.expanded_terms(reader))
+            return self.union(self.term(field, text) for field, text in query.expanded_terms(reader))
         if isinstance(query, And):
             return intersect(self.matching(q) for q in query.subqueries)
         if isinstance(query, Or):
-            return _union(self.matching(q) for q in query.subqueries)
+            return self.union(self.matching(q) for q in query.subqueries)
         if isinstance(query, AndNot):
-            return self.matching(query.a) - self.matching(query.b)
+            return self.matching(query.a) & ~self.matching(query.b)
+        if isinstance(query, AndMaybe):
+            return self.matching(query.a)
         if isinstance(query, Not):
-            return self.live() - self.matching(query.query)
-        return set(self.searcher.docs_for_query(query))
+            return self.live() & ~self.matching(query.query)
+        return self.mask(self.searcher.docs_for_query(query))
 
-    def term(self, field: str, text) -> set[int]:
-        """The live documents holding a term, read a block of postings at a time and cached."""
-        return self._cached(("term", field, text), lambda: self._read_term(field, text))
+    def union(self, masks: Iterable[np.ndarray]) -> np.ndarray:
+        """The documents in any of the masks; none for no masks (a prefix that expands to nothing)."""
+        found: np.ndarray | None = None
+        for other in masks:
+            found = other.copy() if found is None else found | other
+        return found if found is not None else self.none()
 
-    def _read_term(self, field: str, text) -> set[int]:
-        found: set[int] = set()
+    def mask(self, docnums: Iterable[int]) -> np.ndarray:
+        mask = np.zeros(self.size, dtype=bool)
+        mask[np.fromiter(docnums, np.int64)] = True
+        return mask
+
+    def term(self, field: str, text) -> np.ndarray:
+        """The mask of live documents holding a term."""
+
+        def compute() -> np.ndarray:
+            ids, _weights = self.postings(field, text)
+            mask = np.zeros(self.size, dtype=bool)
+            mask[ids] = True
+            return mask & self.live()
+
+        return self._kept(("term", field, text), compute)
+
+    def postings(self, field: str, text) -> Postings:
+        """A term's document numbers and weights (term frequency times field boost), deleted documents
+        included, read a block at a time and cached."""
+        return self._kept(("postings", field, text), lambda: self._read_postings(field, text))
+
+    def _read_postings(self, field: str, text) -> Postings:
+        ids: list[np.ndarray] = []
+        weights: list[np.ndarray] = []
         btext = self.searcher.schema[field].to_bytes(text) if isinstance(text, str) else text
         for reader, offset in self.searcher.reader().leaf_readers():
             if (field, btext) not in reader:
                 continue
             matcher = reader.postings(field, btext)
             if hasattr(matcher, "_read_ids") and hasattr(matcher, "_next_block"):
-                # whoosh3's leaf matcher (the pinned version): whole blocks of ids, not one posting a call.
-                # Deleted documents are dropped below; reader.postings() would have wrapped this one.
+                # whoosh3's leaf matcher (the pinned version): whole blocks of ids and weights at a time,
+                # not one posting a call. reader.postings() gives it unwrapped by deletions.
                 while matcher.is_active():
                     if matcher._ids is None:
                         matcher._read_ids()
-                    found.update(map(offset.__add__, matcher._ids))
+                    if matcher._weights is None:
+                        matcher._read_weights()
+                    ids.append(np.asarray(matcher._ids, dtype=np.int64) + offset)
+                    weights.append(np.asarray(matcher._weights, dtype=np.float64))
                     matcher._next_block()
             else:
-                found.update(map(offset.__add__, matcher.all_ids()))
-        return found & self.live() if self._has_deletions() else found
+                found = list(matcher.items_as("weight"))
+                ids.append(np.array([n for n, _ in found], dtype=np.int64) + offset)
+                weights.append(np.array([w for _, w in found], dtype=np.float64))
+        if not ids:
+            return _frozen(np.zeros(0, dtype=np.int64)), _frozen(np.zeros(0))
+        return _frozen(np.concatenate(ids)), _frozen(np.concatenate(weights))
 
-    def _has_deletions(self) -> bool:
-        if self._deletions is None:
-            self._deletions = self.searcher.reader().has_deletions()
-        return self._deletions
-
-    def date_range(self, start: datetime | None, end: datetime | None) -> set[int]:
-        """Documents dated within [start, end] (either end open), read from the date column."""
+    def date_range(self, start: datetime | None, end: datetime | None) -> np.ndarray:
+        """The mask of documents dated within [start, end] (either end open), from the date column."""
         low = datetime_to_long(_naive(start)) if start else None
         high = datetime_to_long(_naive(end)) if end else None
 
-        def compute() -> set[int]:
-            dates, dated = self.column("date"), self.column("dated")
-            return {
-                n
-                for n in self.live()
-                if dated[n] == "1" and (low is None or dates[n] >= low) and (high is None or dates[n] <= high)
-            }
+        def compute() -> np.ndarray:
+            dated, dates = self.dates()
+            mask = dated & self.live()
+            if low is not None:
+                mask &= dates >= low
+            if high is not None:
+                mask &= dates <= high
+            return mask
 
-        return self._cached(("date", low, high), compute)
+        return self._kept(("date", low, high), compute)
 
-    def _cached(self, key: Hashable, compute) -> set[int]:
+    def _kept(self, key: Hashable, compute):
+        """A cached posting list or mask; the least recently used go once CACHE_BYTES are held."""
         with self._lock:
-            found = self._sets.get(key)
+            found = self._cached.get(key)
             if found is not None:
-                self._sets.move_to_end(key)
+                self._cached.move_to_end(key)
                 return found
         found = compute()
+        found = tuple(_frozen(a) for a in found) if isinstance(found, tuple) else _frozen(found)
+        size = sum(a.nbytes for a in found) if isinstance(found, tuple) else found.nbytes
         with self._lock:
-            if key not in self._sets:
-                self._sets[key] = found
-                self._held += len(found)
-            while self._held > FILTER_CACHE_DOCS and len(self._sets) > 1:
-                _, dropped = self._sets.popitem(last=False)
-                self._held -= len(dropped)
+            if key not in self._cached:
+                self._cached[key] = found
+                self._held += size
+            while self._held > CACHE_BYTES and len(self._cached) > 1:
+                _, dropped = self._cached.popitem(last=False)
+                self._held -= sum(a.nbytes for a in dropped) if isinstance(dropped, tuple) else dropped.nbytes
         return found
 
     # -- results --------------------------------------------------------------------------------
@@ -172,22 +284,23 @@ class SearcherCache:
                 self._results.popitem(last=False)
 
 
-def intersect(sets: Iterable[set[int]]) -> set[int]:
-    """The documents in every set, smallest set first; a new set the caller may keep."""
-    ordered = sorted(sets, key=len)
-    if not ordered:
-        return set()
-    found = set(ordered[0])
-    for other in ordered[1:]:
+def intersect(masks: Iterable[np.ndarray]) -> np.ndarray:
+    """The documents in every mask (at least one): a new mask the caller may keep."""
+    masks = list(masks)
+    found = masks[0].copy()
+    for other in masks[1:]:
         found &= other
     return found
 
 
-def _union(sets: Iterable[set[int]]) -> set[int]:
-    found: set[int] = set()
-    for other in sets:
-        found |= other
-    return found
+def docnums(mask: np.ndarray) -> list[int]:
+    """The document numbers a mask holds, in order."""
+    return np.flatnonzero(mask).tolist()
+
+
+def _frozen(array: np.ndarray) -> np.ndarray:
+    array.flags.writeable = False
+    return array
 
 
 def _naive(moment: datetime | None) -> datetime | None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import calendar
 import functools
-import heapq
 import re
 import threading
 import time
@@ -26,9 +25,10 @@ from whoosh.qparser import (
 )
 from whoosh.qparser.dateparse import DateParserPlugin, DateRangeNode
 from whoosh.query import And, Every, FuzzyTerm, NumericRange, Phrase, Query, Term
-from whoosh.searching import Searcher
+from whoosh.searching import Results, Searcher
 
-from .columns import SearcherCache, intersect
+from . import ranking
+from .columns import SearcherCache, docnums, intersect
 from .errors import InvalidQuery
 from .index import NO_TOPIC, SPELLING_ANALYZER, WORDS_FIELD, build_schema
 from .models import OFF_TOPIC, Hit, SearchQuery, SearchResult, Similar, Timeline, TimelineBucket
@@ -209,8 +209,8 @@ class SearchEngine:
             sort = "newest"  # browsing without words: newest first is the useful order
         return query, date_ranges, sort
 
-    def filter_sets(self, cache: SearcherCache, request: SearchQuery, date_ranges: list[Query]) -> list[set[int]]:
-        """The cached document set of each filter of a request; a match must be in all of them."""
+    def filter_sets(self, cache: SearcherCache, request: SearchQuery, date_ranges: list[Query]) -> list:
+        """The cached document mask of each filter of a request; a match must be in all of them."""
         sets = [cache.term("topics", t) for t in request.topics]
         if request.source:
             sets.append(cache.term("source", request.source))
@@ -236,8 +236,8 @@ class SearchEngine:
             return replace(kept, took_ms=_since(started))
         query, date_ranges, sort = self.prepare(request)
         sets = self.filter_sets(cache, request, date_ranges)
-        matched = intersect([cache.matching(query), *sets]) if sets else cache.matching(query)
-        total = len(matched)
+        matched = intersect([cache.matching(query), *sets])
+        total = int(matched.sum())
         facets = {
             name: _sorted_counts(cache.count(field, matched, separator="," if field == "topics" else None))
             for name, field in FACET_FIELDS.items()
@@ -257,25 +257,25 @@ class SearchEngine:
         cache.keep_result(key, result)
         return result
 
-    def _page_hits(self, searcher, cache, query, matched: set[int], request: SearchQuery, sort: str) -> list[Hit]:
-        """The hits of the requested page: ranked by Whoosh, or ordered by the cached date column."""
+    def _page_hits(self, searcher, cache, query, matched, request: SearchQuery, sort: str) -> list[Hit]:
+        """The hits of the requested page: ranked by BM25F (over whole posting lists where the query
+        allows, else by Whoosh), or ordered by the cached date column."""
         start, stop = (request.page - 1) * request.per_page, request.page * request.per_page
         if sort == "relevance":
-            results = searcher.search(query, limit=stop, filter=matched)
+            score = ranking.scores(cache, query)
+            if score is None:  # a phrase or a range: Whoosh ranks it
+                results = searcher.search(query, limit=stop, filter=set(docnums(matched)))
+            else:
+                results = Results(searcher, query, ranking.by_score(matched, score, stop))
             self._set_highlighting(results)
             return [self._hit(hit) for hit in results[start:stop]]
-        dates, dated = cache.column("date"), cache.column("dated")
-        if sort == "newest":  # dated first, newest first
-            ordered = heapq.nlargest(stop, matched, key=lambda n: (dated[n] == "1", dates[n], -n))
-        else:  # dated first, oldest first
-            ordered = heapq.nsmallest(stop, matched, key=lambda n: (dated[n] != "1", dates[n], n))
-        page = ordered[start:stop]
+        dated, dates = cache.dates()
+        page = ranking.by_date(matched, dated, dates, stop, newest=sort == "newest")[start:stop]
         if isinstance(query, Every):  # nothing to highlight: read the page's stored fields
             return [_make_hit(searcher.stored_fields(n), 0.0) for n in page]
-        results = searcher.search(query, limit=None, filter=set(page))
+        results = Results(searcher, query, [(0.0, n) for n in page])
         self._set_highlighting(results)
-        by_docnum = {hit.docnum: hit for hit in results}
-        return [self._hit(by_docnum[n], score=False) for n in page if n in by_docnum]
+        return [self._hit(hit, score=False) for hit in results]
 
     def iter_hits(self, searcher: Searcher, request: SearchQuery) -> Iterator[Hit]:
         """Every match of a request, in its order, highlighted: for exports, with no cap on count."""
@@ -288,7 +288,8 @@ class SearchEngine:
                 [sorting.FieldFacet("dated", reverse=True), sorting.FieldFacet("date", reverse=sort == "newest")]
             )
             kwargs = {"sortedby": by_date}
-        results = searcher.search(query, limit=None, filter=intersect(sets) if sets else None, **kwargs)
+        allowed = set(docnums(intersect(sets))) if sets else None
+        results = searcher.search(query, limit=None, filter=allowed, **kwargs)
         self._set_highlighting(results)
         for hit in results:
             yield self._hit(hit, score=sort == "relevance")
@@ -322,7 +323,7 @@ class SearchEngine:
         except InvalidQuery:
             return None
         found = intersect([cache.matching(better), *sets])
-        return corrected.string if len(found) > total else None
+        return corrected.string if int(found.sum()) > total else None
 
     def _cache_for(self, searcher: Searcher) -> SearcherCache:
         """The cache of this searcher; caches of older searchers are let go."""
