@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import calendar
 import functools
+import heapq
 import re
 import threading
 import time
@@ -32,11 +33,12 @@ from .columns import SearcherCache, docnums, intersect
 from .errors import InvalidQuery
 from .index import NO_TOPIC, SPELLING_ANALYZER, WORDS_FIELD, build_schema
 from .models import OFF_TOPIC, Hit, SearchQuery, SearchResult, Similar, Timeline, TimelineBucket
+from .phrases import phrases_as_pairs
 
 SNIPPET_CHARS = 240  # the lead shown when no sentence holds a match
 SENTENCE_CHARS = 300
 SNIPPET_SENTENCES = 2
-SNIPPET_CANDIDATES = 8  # sentences holding a query term that are analysed for the snippet
+SNIPPET_CANDIDATES = 4  # sentences holding most query terms, analysed for the snippet's best two
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|\n+")
 FACET_FIELDS = {"topic": "topics", "source": "source", "year": "year", "language": "language"}
 KEPT_SEARCHER_CACHES = 2  # the current searcher's, and the one before while requests finish with it
@@ -236,7 +238,8 @@ class SearchEngine:
             return replace(kept, took_ms=_since(started))
         query, date_ranges, sort = self.prepare(request)
         sets = self.filter_sets(cache, request, date_ranges)
-        matched = intersect([cache.matching(query), *sets])
+        asked = phrases_as_pairs(query)
+        matched = intersect([cache.matching(asked), *sets])
         total = int(matched.sum())
         facets = {
             name: _sorted_counts(cache.count(field, matched, separator="," if field == "topics" else None))
@@ -248,7 +251,7 @@ class SearchEngine:
             page=request.page,
             per_page=request.per_page,
             took_ms=0.0,
-            hits=self._page_hits(searcher, cache, query, matched, request, sort),
+            hits=self._page_hits(searcher, cache, query, asked, matched, request, sort),
             facets=facets,
             suggestion=self.suggest(searcher, cache, request.q, sets, total),
             timeline=build_timeline(cache.count("month_topic", matched), total),
@@ -257,14 +260,16 @@ class SearchEngine:
         cache.keep_result(key, result)
         return result
 
-    def _page_hits(self, searcher, cache, query, matched, request: SearchQuery, sort: str) -> list[Hit]:
+    def _page_hits(self, searcher, cache, query, asked, matched, request: SearchQuery, sort: str) -> list[Hit]:
         """The hits of the requested page: ranked by BM25F (over whole posting lists where the query
-        allows, else by Whoosh), or ordered by the cached date column."""
+        allows, else by Whoosh), or ordered by the cached date column. `asked` is the query as the
+        index answers it (phrases as word pairs); highlights come from the query as written."""
         start, stop = (request.page - 1) * request.per_page, request.page * request.per_page
         if sort == "relevance":
-            score = ranking.scores(cache, query)
-            if score is None:  # a phrase or a range: Whoosh ranks it
-                results = searcher.search(query, limit=stop, filter=set(docnums(matched)))
+            score = ranking.scores(cache, asked)
+            if score is None:  # a phrase with slop, or a range: Whoosh ranks it
+                results = searcher.search(asked, limit=stop, filter=set(docnums(matched)))
+                results.q = query
             else:
                 results = Results(searcher, query, ranking.by_score(matched, score, stop))
             self._set_highlighting(results)
@@ -289,7 +294,8 @@ class SearchEngine:
             )
             kwargs = {"sortedby": by_date}
         allowed = set(docnums(intersect(sets))) if sets else None
-        results = searcher.search(query, limit=None, filter=allowed, **kwargs)
+        results = searcher.search(phrases_as_pairs(query), limit=None, filter=allowed, **kwargs)
+        results.q = query  # highlights from the query as written
         self._set_highlighting(results)
         for hit in results:
             yield self._hit(hit, score=sort == "relevance")
@@ -322,7 +328,7 @@ class SearchEngine:
             better, _ = split_date_ranges(self.parse(corrected.string))
         except InvalidQuery:
             return None
-        found = intersect([cache.matching(better), *sets])
+        found = intersect([cache.matching(phrases_as_pairs(better)), *sets])
         return corrected.string if int(found.sum()) > total else None
 
     def _cache_for(self, searcher: Searcher) -> SearcherCache:
@@ -366,15 +372,17 @@ class SearchEngine:
     def _snippet(self, hit, body: str) -> str:
         """The best matching sentences of a body, highlighted by Whoosh.
 
-        Only sentences that hold a query term's stem as text are analysed, rather than the whole body:
-        stems are prefixes of the words they come from, so a sentence without the text cannot match.
-        When no sentence passes that test (an irregular stem), the whole body is highlighted.
+        Only the few sentences holding the most query terms' stems as text are analysed, rather than
+        the whole body: stems are prefixes of the words they come from, so a sentence without the text
+        cannot match. When no sentence passes that test (an irregular stem), the whole body is highlighted.
         """
         terms = _body_terms(hit.results)
         if not terms:
             return ""
-        sentences = [s for s in _pieces(body) if any(t in _fold(s) for t in terms)]
-        text = " ".join(sentences[:SNIPPET_CANDIDATES]) if sentences else body
+        sentences = list(_pieces(body))
+        held = [(sum(t in folded for t in terms), -n) for n, folded in enumerate(map(_fold, sentences))]
+        best = sorted(-n for found, n in heapq.nlargest(SNIPPET_CANDIDATES, held) if found)
+        text = " ".join(sentences[n] for n in best) if best else body
         return highlight.highlight(
             text,
             terms,
