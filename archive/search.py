@@ -38,7 +38,7 @@ from .phrases import phrases_as_pairs
 SNIPPET_CHARS = 240  # the lead shown when no sentence holds a match
 SENTENCE_CHARS = 300
 SNIPPET_SENTENCES = 2
-SNIPPET_CANDIDATES = 4  # sentences holding most query terms, analysed for the snippet's best two
+SNIPPET_CANDIDATES = 3  # sentences holding most query terms, analysed for the snippet's best two
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|\n+")
 FACET_FIELDS = {"topic": "topics", "source": "source", "year": "year", "language": "language"}
 KEPT_SEARCHER_CACHES = 2  # the current searcher's, and the one before while requests finish with it
@@ -456,6 +456,8 @@ def _pieces(body: str) -> Iterator[str]:
 
 def _fold(text: str) -> str:
     """Lower case without accents, as the analyser reads text before stemming."""
+    if text.isascii():
+        return text.lower()
     return unicodedata.normalize("NFKD", text.lower()).encode("ascii", "ignore").decode("ascii")
 
 
