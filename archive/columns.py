@@ -23,8 +23,6 @@ from whoosh.searching import Searcher
 from whoosh.util.numeric import byte_to_length
 from whoosh.util.times import datetime_to_long
 
-from .phrases import CheckedPhrase
-
 RAW_COLUMNS = {"date"}  # read as Whoosh stores them (integers that sort like the dates), not translated
 RESULT_CACHE_SIZE = 64  # recent search results kept per searcher
 # Recent posting lists and filter masks, up to this many bytes in all
@@ -178,28 +176,7 @@ class SearcherCache:
             return self.matching(query.a)
         if isinstance(query, Not):
             return self.live() & ~self.matching(query.query)
-        if isinstance(query, CheckedPhrase):
-            return self._kept(("phrase", query.fieldname, tuple(query.words)), lambda: self._checked(query))
         return self.mask(self.searcher.docs_for_query(query))
-
-    def _checked(self, phrase: CheckedPhrase) -> np.ndarray:
-        """The documents holding all the phrase's pairs in which Whoosh's phrase matcher finds it."""
-        candidates = intersect(self.matching(pair) for pair in phrase.pairs())
-        found = np.zeros(self.size, dtype=bool)
-        for searcher, offset in self.searcher.leaf_searchers():
-            count = searcher.reader().doc_count_all()
-            docs = np.flatnonzero(candidates[offset : offset + count])
-            if not len(docs):
-                continue
-            matcher = phrase.matcher(searcher)
-            for doc in docs.tolist():
-                if not matcher.is_active():
-                    break
-                if matcher.id() < doc:
-                    matcher.skip_to(doc)
-                if matcher.is_active() and matcher.id() == doc:
-                    found[offset + doc] = True
-        return found
 
     def union(self, masks: Iterable[np.ndarray]) -> np.ndarray:
         """The documents in any of the masks; none for no masks (a prefix that expands to nothing)."""

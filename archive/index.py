@@ -24,12 +24,11 @@ from whoosh.writing import IndexWriter
 
 from .errors import IndexBusy
 from .models import OFF_TOPIC, Article
-from .phrases import PairsAnalyzer, RememberingAnalyzer
 
 LOGGER = logging.getLogger(__name__)
 
 # Bump when the schema changes: an index built with another version is rebuilt from the store.
-SCHEMA_VERSION = 8  # 8: word pairs of title and body, for phrases (archive/phrases.py)
+SCHEMA_VERSION = 7  # 7: compound segments again, read through SharedFileStorage
 _VERSION_FILE = "schema-version"
 _RESUME_FILE = "rebuilt-up-to"  # in a new index being built: the id of the last article committed
 REBUILD_COMMIT = 5000  # articles per commit of a rebuild, the unit a resumed rebuild starts after
@@ -60,11 +59,8 @@ def build_schema(text_analyzer=TEXT_ANALYZER) -> Schema:
     """The index schema; `text_analyzer` is swapped only to read queries for spelling correction."""
     return Schema(
         id=ID(stored=True, unique=True, sortable=True),  # a column too: `check` reads every id at once
-        title=TEXT(analyzer=RememberingAnalyzer(text_analyzer), stored=True, field_boost=3.0),
-        body=TEXT(analyzer=RememberingAnalyzer(text_analyzer), stored=True),
-        # Adjacent stems of the title and of the body as single terms: phrases without reading positions
-        title_pairs=TEXT(analyzer=PairsAnalyzer(text_analyzer), phrase=False, field_boost=3.0),
-        pairs=TEXT(analyzer=PairsAnalyzer(text_analyzer), phrase=False),
+        title=TEXT(analyzer=text_analyzer, stored=True, field_boost=3.0),
+        body=TEXT(analyzer=text_analyzer, stored=True),
         # Each distinct word as written (lower case, accents folded, not stemmed): the word list of
         # did-you-mean and fuzzy terms. Whoosh's spelling=True does the same job at twice the indexing cost.
         words=KEYWORD(),  # WORDS_FIELD
@@ -86,8 +82,6 @@ def article_to_document(article: Article) -> dict:
         "id": article.id,
         "title": article.title,
         "body": article.body,
-        "title_pairs": article.title,
-        "pairs": article.body,
         "words": " ".join(distinct_words(f"{article.title}\n{article.body}")),
         "topics": OFF_TOPIC if article.off_topic else ",".join(article.topics),
         "url": article.canonical_url or article.url or "",

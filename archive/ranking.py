@@ -2,11 +2,10 @@
 
 Whoosh scores one posting per Python call, which at 100,000 articles makes a common word cost
 hundreds of milliseconds. For the query shapes the parser makes from words (terms, AND, OR, NOT,
-+required, prefixes, wildcards, fuzzy terms, and phrases asked as word pairs) the same BM25F
-scores come from Whoosh's own formula (`whoosh.scoring.bm25`), statistics (idf, average field
-length) and per-document length bytes,
-applied to a cached posting list as one numpy expression. Any other shape (phrases with slop,
-ranges) returns None, and Whoosh ranks it as before. Tests hold this ranking to Whoosh's, query by query.
++required, prefixes, wildcards, fuzzy terms) the same BM25F scores come from Whoosh's own formula
+(`whoosh.scoring.bm25`), statistics (idf, average field length) and per-document length bytes,
+applied to a cached posting list as one numpy expression. Any other shape (phrases, ranges) returns
+None, and Whoosh ranks it as before. Tests hold this ranking to Whoosh's, query by query.
 """
 
 from __future__ import annotations
@@ -16,7 +15,6 @@ from whoosh.query import And, AndMaybe, AndNot, FuzzyTerm, Not, NullQuery, Or, P
 from whoosh.scoring import BM25F, bm25
 
 from .columns import SearcherCache
-from .phrases import CheckedPhrase
 
 
 class _Unsupported(Exception):
@@ -50,8 +48,6 @@ def _score(cache: SearcherCache, query: Query) -> np.ndarray:
         return _score(cache, query.a) + _score(cache, query.b)
     if isinstance(query, Not):  # Whoosh's inverse matcher: 1 for every document it lets through
         return (cache.live() & ~cache.matching(query.query)).astype(np.float64)
-    if isinstance(query, CheckedPhrase):  # only a check: the pair terms beside it are scored
-        return np.zeros(cache.size)
     if query is NullQuery:
         return np.zeros(cache.size)
     raise _Unsupported

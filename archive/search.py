@@ -33,7 +33,6 @@ from .columns import SearcherCache, docnums, intersect
 from .errors import InvalidQuery
 from .index import NO_TOPIC, SPELLING_ANALYZER, WORDS_FIELD, build_schema
 from .models import OFF_TOPIC, Hit, SearchQuery, SearchResult, Similar, Timeline, TimelineBucket
-from .phrases import phrases_as_pairs
 
 SNIPPET_CHARS = 240  # the lead shown when no sentence holds a match
 SENTENCE_CHARS = 300
@@ -238,8 +237,7 @@ class SearchEngine:
             return replace(kept, took_ms=_since(started))
         query, date_ranges, sort = self.prepare(request)
         sets = self.filter_sets(cache, request, date_ranges)
-        asked = phrases_as_pairs(query)
-        matched = intersect([cache.matching(asked), *sets])
+        matched = intersect([cache.matching(query), *sets])
         total = int(matched.sum())
         facets = {
             name: _sorted_counts(cache.count(field, matched, separator="," if field == "topics" else None))
@@ -251,7 +249,7 @@ class SearchEngine:
             page=request.page,
             per_page=request.per_page,
             took_ms=0.0,
-            hits=self._page_hits(searcher, cache, query, asked, matched, request, sort),
+            hits=self._page_hits(searcher, cache, query, matched, request, sort),
             facets=facets,
             suggestion=self.suggest(searcher, cache, request.q, sets, total),
             timeline=build_timeline(cache.count("month_topic", matched), total),
@@ -260,16 +258,14 @@ class SearchEngine:
         cache.keep_result(key, result)
         return result
 
-    def _page_hits(self, searcher, cache, query, asked, matched, request: SearchQuery, sort: str) -> list[Hit]:
+    def _page_hits(self, searcher, cache, query, matched, request: SearchQuery, sort: str) -> list[Hit]:
         """The hits of the requested page: ranked by BM25F (over whole posting lists where the query
-        allows, else by Whoosh), or ordered by the cached date column. `asked` is the query as the
-        index answers it (phrases as word pairs); highlights come from the query as written."""
+        allows, else by Whoosh), or ordered by the cached date column."""
         start, stop = (request.page - 1) * request.per_page, request.page * request.per_page
         if sort == "relevance":
-            score = ranking.scores(cache, asked)
-            if score is None:  # a phrase with slop, or a range: Whoosh ranks it
-                results = searcher.search(asked, limit=stop, filter=set(docnums(matched)))
-                results.q = query
+            score = ranking.scores(cache, query)
+            if score is None:  # a phrase or a range: Whoosh ranks it
+                results = searcher.search(query, limit=stop, filter=set(docnums(matched)))
             else:
                 results = Results(searcher, query, ranking.by_score(matched, score, stop))
             self._set_highlighting(results)
@@ -294,8 +290,7 @@ class SearchEngine:
             )
             kwargs = {"sortedby": by_date}
         allowed = set(docnums(intersect(sets))) if sets else None
-        results = searcher.search(phrases_as_pairs(query), limit=None, filter=allowed, **kwargs)
-        results.q = query  # highlights from the query as written
+        results = searcher.search(query, limit=None, filter=allowed, **kwargs)
         self._set_highlighting(results)
         for hit in results:
             yield self._hit(hit, score=sort == "relevance")
@@ -328,7 +323,7 @@ class SearchEngine:
             better, _ = split_date_ranges(self.parse(corrected.string))
         except InvalidQuery:
             return None
-        found = intersect([cache.matching(phrases_as_pairs(better)), *sets])
+        found = intersect([cache.matching(better), *sets])
         return corrected.string if int(found.sum()) > total else None
 
     def _cache_for(self, searcher: Searcher) -> SearcherCache:
