@@ -176,7 +176,22 @@ class SearcherCache:
             return self.matching(query.a)
         if isinstance(query, Not):
             return self.live() & ~self.matching(query.query)
-        return self.mask(self.searcher.docs_for_query(query))
+        return self.whoosh_scored(query)[0]
+
+    def whoosh_scored(self, query: Query) -> tuple[np.ndarray, np.ndarray]:
+        """The matches and scores of a query only Whoosh can answer (a phrase, a range), asked of
+        Whoosh once per searcher: reading positions in every document holding a phrase's words is the
+        slowest thing a search does."""
+
+        def compute() -> tuple[np.ndarray, np.ndarray]:
+            top = self.searcher.search(query, limit=None).top_n
+            docs = np.fromiter((n for _, n in top), np.int64, len(top))
+            mask, scores = np.zeros(self.size, dtype=bool), np.zeros(self.size)
+            mask[docs] = True
+            scores[docs] = np.fromiter((s for s, _ in top), np.float64, len(top))
+            return mask, scores
+
+        return self._kept(("whoosh", query), compute)
 
     def union(self, masks: Iterable[np.ndarray]) -> np.ndarray:
         """The documents in any of the masks; none for no masks (a prefix that expands to nothing)."""

@@ -4,8 +4,9 @@ Whoosh scores one posting per Python call, which at 100,000 articles makes a com
 hundreds of milliseconds. For the query shapes the parser makes from words (terms, AND, OR, NOT,
 +required, prefixes, wildcards, fuzzy terms) the same BM25F scores come from Whoosh's own formula
 (`whoosh.scoring.bm25`), statistics (idf, average field length) and per-document length bytes,
-applied to a cached posting list as one numpy expression. Any other shape (phrases, ranges) returns
-None, and Whoosh ranks it as before. Tests hold this ranking to Whoosh's, query by query.
+applied to a cached posting list as one numpy expression. Any other part of a query (a phrase, a
+range) is scored by Whoosh once per searcher and added in, as Whoosh's AND and OR add their parts.
+Tests hold this ranking to Whoosh's, query by query.
 """
 
 from __future__ import annotations
@@ -17,19 +18,12 @@ from whoosh.scoring import BM25F, bm25
 from .columns import SearcherCache
 
 
-class _Unsupported(Exception):
-    """A part of the query only Whoosh can score."""
-
-
 def scores(cache: SearcherCache, query: Query) -> np.ndarray | None:
     """Each document's BM25F score for `query` as Whoosh would give it (0 where it does not match),
-    or None when the query holds a part only Whoosh can score."""
+    or None when the searcher does not weigh by BM25F."""
     if not isinstance(cache.searcher.weighting, BM25F):
         return None
-    try:
-        return _score(cache, query)
-    except _Unsupported:
-        return None
+    return _score(cache, query)
 
 
 def _score(cache: SearcherCache, query: Query) -> np.ndarray:
@@ -38,9 +32,12 @@ def _score(cache: SearcherCache, query: Query) -> np.ndarray:
     if isinstance(query, (Prefix, Wildcard, FuzzyTerm)):  # scored as the OR of the words they expand to
         expanded = query.expanded_terms(cache.searcher.reader())
         return sum((_term(cache, field, text) for field, text in expanded), np.zeros(cache.size)) * query.boost
-    if isinstance(query, (And, Or)) and query.boost == 1:
-        if isinstance(query, Or) and (query.minmatch or query.scale):
-            raise _Unsupported
+    if (
+        isinstance(query, (And, Or))
+        and query.boost == 1
+        and not getattr(query, "minmatch", 0)
+        and not getattr(query, "scale", None)
+    ):
         return sum((_score(cache, q) for q in query.subqueries), np.zeros(cache.size))
     if isinstance(query, AndNot):  # the excluded part adds nothing to the score
         return _score(cache, query.a)
@@ -50,7 +47,9 @@ def _score(cache: SearcherCache, query: Query) -> np.ndarray:
         return (cache.live() & ~cache.matching(query.query)).astype(np.float64)
     if query is NullQuery:
         return np.zeros(cache.size)
-    raise _Unsupported
+    # Anything else (a phrase, a range, a boosted group): Whoosh scores that part, once per searcher.
+    # Whoosh's AND and OR add up their parts' scores, so the sum above still gives its ranking.
+    return cache.whoosh_scored(query)[1]
 
 
 def _term(cache: SearcherCache, fieldname: str, text) -> np.ndarray:

@@ -264,7 +264,7 @@ class SearchEngine:
         start, stop = (request.page - 1) * request.per_page, request.page * request.per_page
         if sort == "relevance":
             score = ranking.scores(cache, query)
-            if score is None:  # a phrase or a range: Whoosh ranks it
+            if score is None:  # another weighting than BM25F: Whoosh ranks
                 results = searcher.search(query, limit=stop, filter=set(docnums(matched)))
             else:
                 results = Results(searcher, query, ranking.by_score(matched, score, stop))

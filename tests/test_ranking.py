@@ -112,11 +112,15 @@ def test_a_limit_keeps_the_best_and_breaks_ties_by_document_number(arch):
         assert len(everything) == 3 and everything[0][0] >= everything[1][0] >= everything[2][0]
 
 
-def test_phrases_and_ranges_are_left_to_whoosh(arch):
+@pytest.mark.parametrize("text", ['"grooming police"', 'police "online safety"', "police OR date:[2015 to 2020]"])
+def test_phrases_and_ranges_are_scored_by_whoosh_and_added_in(arch, text):
+    query = arch._engine.parse(text)
     with arch.index.searcher() as searcher:
         cache = SearcherCache(searcher)
-        assert ranking.scores(cache, arch._engine.parse('"online safety"')) is None
-        assert ranking.scores(cache, arch._engine.parse("police date:[2015 to 2020]")) is None
+        ours = ranking.by_score(cache.matching(query), ranking.scores(cache, query), limit=10_000)
+        theirs = [(hit.score, hit.docnum) for hit in searcher.search(query, limit=None)]
+    assert ours and ([n for _, n in ours] == [n for _, n in theirs] or _same_up_to_ties(ours, theirs))
+    assert [s for s, _ in ours] == pytest.approx([s for s, _ in theirs], rel=1e-9)
 
 
 @pytest.mark.parametrize("newest", [True, False])
