@@ -25,6 +25,7 @@ from whoosh.util.times import datetime_to_long
 
 RAW_COLUMNS = {"date"}  # read as Whoosh stores them (integers that sort like the dates), not translated
 RESULT_CACHE_SIZE = 64  # recent search results kept per searcher
+SNIPPET_CACHE_SIZE = 2000  # recent highlighted snippets kept per searcher: paging and facet clicks reuse them
 # Recent posting lists and filter masks, up to this many bytes in all
 CACHE_BYTES = 256 * 1024 * 1024
 _LENGTHS = np.array([byte_to_length(b) for b in range(256)], dtype=np.float64)  # Whoosh's length bytes decoded
@@ -44,6 +45,7 @@ class SearcherCache:
         self._arrays: dict[Hashable, np.ndarray] = {}
         self._cached: OrderedDict[Hashable, object] = OrderedDict()
         self._results: OrderedDict[Hashable, object] = OrderedDict()
+        self._snippets: OrderedDict[Hashable, object] = OrderedDict()
         self._held = 0  # bytes held by cached postings and masks, kept under CACHE_BYTES
 
     # -- columns --------------------------------------------------------------------------------
@@ -297,6 +299,20 @@ class SearcherCache:
             self._results[key] = result
             while len(self._results) > RESULT_CACHE_SIZE:
                 self._results.popitem(last=False)
+
+    def snippet(self, key: Hashable, compute):
+        """A document's highlights for a query, computed once while they are among the recent ones."""
+        with self._lock:
+            found = self._snippets.get(key)
+            if found is not None:
+                self._snippets.move_to_end(key)
+                return found
+        found = compute()
+        with self._lock:
+            self._snippets[key] = found
+            while len(self._snippets) > SNIPPET_CACHE_SIZE:
+                self._snippets.popitem(last=False)
+        return found
 
 
 def intersect(masks: Iterable[np.ndarray]) -> np.ndarray:

@@ -398,8 +398,13 @@ class SearchEngine:
         fields = hit.fields()
         if not snippet:
             return _make_hit(fields, hit.score if score else 0.0, snippet="")
-        text = " ".join(self._snippet(hit, fields.get("body", "")).split())
-        title_html = self._title_highlighter.highlight_hit(hit, "title")
+
+        def highlights() -> tuple[str, str]:
+            text = " ".join(self._snippet(hit, fields.get("body", "")).split())
+            return text, self._title_highlighter.highlight_hit(hit, "title")
+
+        cache = self._cache_for(hit.searcher)
+        text, title_html = cache.snippet((hit.docnum, hit.results.q), highlights)
         return _make_hit(fields, hit.score if score else 0.0, snippet=text or None, title_html=title_html or None)
 
 

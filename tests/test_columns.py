@@ -131,3 +131,14 @@ def test_a_prefix_that_expands_to_nothing_matches_nothing(arch):
         cache = SearcherCache(searcher)
         found = cache.matching(arch._engine.parse("zzqx*"))
         assert len(found) == cache.size and not found.any()
+
+
+def test_a_snippet_is_highlighted_once_while_it_is_recent(arch):
+    calls = []
+    with arch.index.searcher() as searcher:
+        cache = SearcherCache(searcher)
+        for _ in range(3):
+            found = cache.snippet((0, "query"), lambda: calls.append(1) or ("<mark>x</mark>", "t"))
+        assert found == ("<mark>x</mark>", "t") and len(calls) == 1
+    paged = [arch.search(SearchQuery(q="grooming", per_page=n)).hits for n in (1, 3)]
+    assert paged[0][0] == paged[1][0]  # the same hit, highlighted the same, from the second page size's cache
