@@ -426,7 +426,8 @@ def reindex(ctx: Context) -> None:
 @pass_ctx
 def check(ctx: Context, dry_run: bool, as_json: bool) -> None:
     """Compare store and index, repair differences; exit 1 when something was wrong."""
-    report = ctx.archive().check(repair=not dry_run)
+    with failing():
+        report = ctx.archive(replay=False).check(repair=not dry_run)  # it replays the index log itself, and says so
     if as_json:
         emit(
             {
@@ -436,10 +437,17 @@ def check(ctx: Context, dry_run: bool, as_json: bool) -> None:
                 "repaired": report.repaired,
                 "missing_from_index": report.missing_from_index,
                 "orphans_in_index": report.orphans_in_index,
+                "replayed": report.replayed,
+                "unlogged": report.unlogged,
             }
         )
     else:
         click.echo(f"{report.stored} stored, {report.indexed} indexed")
+        if report.replayed:
+            click.echo(
+                f"{report.replayed} logged change(s) not in the index yet"
+                + (": replayed them" if report.repaired else "")
+            )
         if report.missing_from_index:
             click.echo(
                 f"{len(report.missing_from_index)} missing from the index"
@@ -449,6 +457,11 @@ def check(ctx: Context, dry_run: bool, as_json: bool) -> None:
             click.echo(
                 f"{len(report.orphans_in_index)} in the index without a stored article"
                 + (": removed them" if report.repaired else "")
+            )
+        if report.unlogged:
+            click.echo(
+                f"{len(report.unlogged)} difference(s) no logged change explains"
+                + (": repaired by comparing ids" if report.repaired else "")
             )
         if report.ok:
             click.echo("ok")

@@ -69,10 +69,11 @@ class Context:
         except ArchiveError as exc:
             raise Failure(str(exc), 2) from None
 
-    def archive(self) -> Archive:
+    def archive(self, replay: bool = True) -> Archive:
+        """The archive, opened on first use; `replay` as in Archive (the first call decides)."""
         if self._archive is None:
             try:
-                self._archive = Archive(config=self.config)
+                self._archive = Archive(config=self.config, replay=replay)
             except ArchiveError as exc:
                 raise Failure(str(exc)) from None
         return self._archive

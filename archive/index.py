@@ -3,27 +3,31 @@
 from __future__ import annotations
 
 import logging
-import mmap
 import os
 import re
 import shutil
 import threading
-from collections.abc import Callable, Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Protocol
 
 from whoosh.analysis import STOP_WORDS, CharsetFilter, LowercaseFilter, RegexTokenizer, StemFilter, StopFilter
 from whoosh.fields import DATETIME, ID, KEYWORD, STORED, TEXT, Schema
-from whoosh.filedb.filestore import FileStorage
-from whoosh.filedb.structfile import StructFile
 from whoosh.index import FileIndex, LockError
+from whoosh.index import IndexError as WhooshIndexError
 from whoosh.searching import Searcher
 from whoosh.support.charset import accent_map
+from whoosh.util.filelock import LockBase, try_for
 from whoosh.writing import IndexWriter
 
+from . import indexdir
 from .errors import IndexBusy
-from .models import OFF_TOPIC, Article
+from .mapped import SharedFileStorage
+from .models import OFF_TOPIC, Article, LoggedChanges
 
 LOGGER = logging.getLogger(__name__)
 
@@ -101,82 +105,6 @@ def article_to_document(article: Article) -> dict:
     return doc
 
 
-class SharedReadFile:
-    """A read-only window on an index file mapped into memory, with a read position per thread.
-
-    Whoosh reads a file by seek() then read(), and the process's searcher is shared by the server's
-    threads: over one plain file object one thread's seek moved another's read, and searches failed
-    at random with zlib errors, "No term" or "Field 'title' is not stored" (tests/test_concurrency.py).
-    Here each thread keeps its own position and every read is a slice of the map. A compound
-    segment's parts are windows on its one map, so nothing is copied into memory, and the map stays
-    readable after another process's merge deletes the file. The file descriptor is closed at once.
-    """
-
-    def __init__(self, data: mmap.mmap | bytes, start: int = 0, end: int | None = None, owner: bool = False) -> None:
-        self._data = data
-        self._owner = owner  # a window shares its file's map and leaves it open
-        self._start = start
-        self._end = len(data) if end is None else end
-        self._local = threading.local()
-        self.closed = False
-
-    @classmethod
-    def open(cls, path: str) -> SharedReadFile:
-        with open(path, "rb") as f:
-            size = os.fstat(f.fileno()).st_size
-            return cls(mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if size else b"", owner=True)
-
-    def window(self, offset: int, length: int) -> SharedReadFile:
-        start = self._start + offset
-        return SharedReadFile(self._data, start, min(start + length, self._end))
-
-    def pread(self, position: int, length: int) -> bytes:
-        start = self._start + position
-        return self._data[start : min(start + length, self._end)]
-
-    def read(self, size: int | None = -1) -> bytes:
-        pos = self.tell()
-        data = self.pread(pos, self._end if size is None or size < 0 else size)
-        self._local.pos = pos + len(data)
-        return data
-
-    def readline(self, size: int | None = -1) -> bytes:
-        pos = self.tell()
-        newline = self._data.find(b"\n", self._start + pos, self._end)
-        length = self._end - self._start - pos if newline < 0 else newline + 1 - self._start - pos
-        return self.read(length if size is None or size < 0 else min(length, size))
-
-    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
-        base = {os.SEEK_SET: 0, os.SEEK_CUR: self.tell(), os.SEEK_END: self._end - self._start}[whence]
-        self._local.pos = base + offset
-        return self._local.pos
-
-    def tell(self) -> int:
-        return getattr(self._local, "pos", 0)
-
-    def close(self) -> None:
-        if self._owner and isinstance(self._data, mmap.mmap):
-            self._data.close()
-        self.closed = True
-
-
-class SharedStructFile(StructFile):
-    """Whoosh's structured file over a SharedReadFile: positioned reads need no seek."""
-
-    def get(self, position: int, length: int) -> bytes:
-        return self.file.pread(position, length)
-
-    def subset(self, offset: int, length: int, name: str | None = None) -> StructFile:
-        return SharedStructFile(self.file.window(offset, length), name=name or self._name)
-
-
-class SharedFileStorage(FileStorage):
-    """Whoosh's folder storage whose files, opened for reading, may be shared by searching threads."""
-
-    def open_file(self, name, **kwargs) -> StructFile:
-        return SharedStructFile(SharedReadFile.open(self._fpath(name)), name=name, **kwargs)
-
-
 def open_index(path: Path) -> FileIndex:
     return SharedFileStorage(str(path)).open_index()
 
@@ -185,44 +113,174 @@ def create_index(path: Path) -> FileIndex:
     return SharedFileStorage(str(path)).create_index(build_schema())
 
 
+SWAP_RETRIES = 5  # attempts at opening a searcher or writer while another process swaps generations
+SWAP_PAUSE = 0.05  # seconds between those attempts
+REPLAY_BATCH = 500  # articles read from the store at a time when replaying the index log
+
+
+class LogReader(Protocol):
+    """What the index reads of the store's index log (archive.indexlog.IndexLog)."""
+
+    def position(self) -> int: ...
+
+    def since(self, seq: int, skip: Sequence[range] = ()) -> LoggedChanges: ...
+
+    def get_many(self, ids: list[str]) -> dict[str, Article]: ...
+
+
+@dataclass
+class Replay:
+    """What replaying the index log did: entries applied, and when inspected, the articles the index
+    lacked (now indexed) and those it held although the store had lost them (now removed)."""
+
+    changes: int = 0
+    indexed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    start: int = 0  # the log seq the index held before
+    upto: int = 0  # and after
+
+
+class LoggedWriter:
+    """A writer holding the index lock, with the index log seq the index holds every change up to
+    (`applied`, read under the lock) and the seq it will hold once this writer commits (`upto`)."""
+
+    def __init__(self, writer: IndexWriter, applied: int) -> None:
+        self.writer = writer
+        self.applied = self.upto = applied
+        self.written = False
+
+    def add(self, article: Article) -> None:
+        """A new article, in no committed document yet (a bulk import's own)."""
+        self.writer.add_document(**article_to_document(article))
+        self.written = True
+
+    def apply(self, log: LogReader, ids: list[str], inspect: bool = False) -> Replay:
+        """Write each article as the store now holds it, or delete it when the store no longer does.
+
+        Each id at most once per writer: an update finds committed documents only, not those this
+        writer added, so a second write of one id would index it twice.
+        """
+        replay = Replay()
+        searcher = self.writer.searcher() if inspect and ids else None
+        for first in range(0, len(ids), REPLAY_BATCH):
+            chunk = ids[first : first + REPLAY_BATCH]
+            articles = log.get_many(chunk)
+            for article_id in chunk:
+                held = searcher is not None and searcher.document_number(id=article_id) is not None
+                article = articles.get(article_id)
+                if article is None:
+                    self.writer.delete_by_term("id", article_id)
+                    if held:
+                        replay.removed.append(article_id)
+                else:
+                    self.writer.update_document(**article_to_document(article))
+                    if searcher is not None and not held:
+                        replay.indexed.append(article_id)
+        self.written = self.written or bool(ids)
+        return replay
+
+    def replay(self, log: LogReader, inspect: bool = False) -> Replay:
+        """Apply every entry of the log after `applied`; `upto` moves to the last one."""
+        logged = log.since(self.applied)
+        replay = self.apply(log, logged.ids, inspect)
+        replay.changes, replay.start, replay.upto = logged.entries, self.applied, logged.upto
+        self.upto = logged.upto
+        return replay
+
+    def finish(self, folder: Path) -> None:
+        """Commit (cancel when nothing was written: a commit would still make every searcher stale),
+        then record `upto` in the generation `folder`."""
+        if self.written:
+            self.writer.commit()
+        else:
+            self.writer.cancel()
+        if self.upto > self.applied:
+            indexdir.advance_seq(folder, self.upto)
+
+
 class ArchiveIndex:
-    """A Whoosh index folder with a shared, refreshed searcher and lock-waiting writers."""
+    """A Whoosh index with a shared, refreshed searcher and lock-waiting writers.
+
+    The index path is a link to a generation folder (`index` -> `index-<n>`); a rebuild swaps in a
+    new generation by replacing the link, and every process follows the link on its next search or
+    write. A plain `index` folder from an older version keeps working until the next rebuild.
+    """
 
     def __init__(self, path: Path, writer_timeout: float = 30.0) -> None:
         self.path = Path(path)
         self.writer_timeout = writer_timeout
-        self._lock = threading.Lock()  # guards the searcher and its leases
+        self._lock = threading.RLock()  # guards the searcher, its leases and the generation in use
         self._write_lock = threading.Lock()  # threads of this process queue here before the file lock
         self._searcher: Searcher | None = None
         self._leases: dict[int, int] = {}
         self.created = False
-        self.ix = self._open_or_create()
+        self.folder, self.ix = self._open_or_create()
 
-    def _open_or_create(self):
-        version_file = self.path / _VERSION_FILE
-        if self.path.is_dir() and any(self.path.iterdir()):
+    def _open_or_create(self) -> tuple[Path, FileIndex]:
+        """The generation the index path leads to; when there is none, or it has another schema
+        version or is damaged, an empty new one swapped in (and `created` set)."""
+        try:
+            folder: Path | None = indexdir.current_folder(self.path)
+        except FileNotFoundError:
+            folder = None
+        if folder is not None and folder.is_dir() and any(folder.iterdir()):
+            version_file = folder / _VERSION_FILE
             found = version_file.read_text().strip() if version_file.exists() else "?"
             if found == str(SCHEMA_VERSION):
                 try:
-                    ix = open_index(self.path)
+                    ix = open_index(folder)
                     ix.latest_generation()
-                    return ix
+                    return folder, ix
                 except Exception as exc:  # a damaged index is derived data: rebuild it
                     LOGGER.warning("index at %s cannot be opened (%s); creating a new one", self.path, exc)
             else:
                 LOGGER.warning(
                     "index at %s has schema version %s, expected %s; rebuilding", self.path, found, SCHEMA_VERSION
                 )
-            shutil.rmtree(self.path)
-        self.path.mkdir(parents=True, exist_ok=True)
-        ix = create_index(self.path)
-        version_file.write_text(str(SCHEMA_VERSION))
+        fresh = indexdir.new_folder(self.path)
+        ix = create_index(fresh)
+        (fresh / _VERSION_FILE).write_text(str(SCHEMA_VERSION))
+        moved = indexdir.point(self.path, fresh)
+        for unusable in (folder, moved):
+            if unusable not in (None, self.path, fresh) and unusable.is_dir():
+                shutil.rmtree(unusable, ignore_errors=True)
         self.created = True
-        return ix
+        return fresh, ix
 
     @property
     def schema(self) -> Schema:
         return self.ix.schema
+
+    def _follow_swap(self) -> None:
+        """Move to the generation the index path leads to, when another process or thread swapped in
+        a new one (a readlink per call). The searcher of the old one is closed once no lease holds it."""
+        try:
+            folder = indexdir.current_folder(self.path)
+        except FileNotFoundError:  # a plain folder being moved aside: keep the one open
+            return
+        if folder == self.folder:
+            return
+        with self._lock:
+            if folder == self.folder:
+                return
+            try:
+                ix = open_index(folder)
+            except (OSError, WhooshIndexError):  # swapped again meanwhile: the next call follows
+                return
+            self._retire_searcher()
+            old, self.ix, self.folder = self.ix, ix, folder
+            old.close()
+
+    def _in_use(self, folder: Path) -> bool:
+        try:
+            return indexdir.current_folder(self.path) == folder
+        except FileNotFoundError:
+            return False
+
+    def _retire_searcher(self) -> None:
+        if self._searcher is not None and not self._leases.get(id(self._searcher)):
+            self._searcher.close()
+        self._searcher = None
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -234,12 +292,7 @@ class ArchiveIndex:
         duplicate hits after a segment merge; the old one is closed once no lease holds it.
         """
         with self._lock:
-            current = self._searcher
-            if current is None or not current.up_to_date():
-                self._searcher = self.ix.searcher()
-                if current is not None and not self._leases.get(id(current)):
-                    current.close()
-                current = self._searcher
+            current = self._latest_searcher()
             self._leases[id(current)] = self._leases.get(id(current), 0) + 1
         try:
             yield current
@@ -250,6 +303,26 @@ class ArchiveIndex:
                     del self._leases[id(current)]
                     if current is not self._searcher:
                         current.close()
+
+    def _latest_searcher(self) -> Searcher:
+        """The searcher of the latest commit of the generation in use (the caller holds `_lock`)."""
+        for attempt in range(SWAP_RETRIES):
+            self._follow_swap()
+            current = self._searcher
+            try:
+                if current is not None and current.up_to_date():
+                    return current
+                self._searcher = self.ix.searcher()
+            except (OSError, WhooshIndexError):
+                # The generation's files went while we read them: another process swapped in a new one.
+                if attempt == SWAP_RETRIES - 1:
+                    raise
+                time.sleep(SWAP_PAUSE)
+                continue
+            if current is not None and not self._leases.get(id(current)):
+                current.close()
+            return self._searcher
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def document_ids(self) -> set[str]:
         """The ids of every live document, from the id column (stored fields would mean reading every body)."""
@@ -262,7 +335,61 @@ class ArchiveIndex:
                 ids.update(column[n] for n in reader.all_doc_ids())
         return ids
 
+    def applied_seq(self) -> int:
+        """The index log seq the generation in use holds every change up to (0: none recorded)."""
+        try:
+            return indexdir.read_seq(indexdir.current_folder(self.path))
+        except FileNotFoundError:
+            return indexdir.read_seq(self.folder)
+
+    def log_floor(self) -> int:
+        """The seq up to which the store may prune its index log: what the index in use holds, and no
+        more than a rebuild in progress still needs to replay (index.new says from where)."""
+        floor = self.applied_seq()  # read before index.new: see rebuild
+        fresh = self.path.with_name(self.path.name + ".new")
+        if fresh.exists():
+            floor = min(floor, indexdir.read_seq(fresh))
+        return floor
+
     # -- writing -----------------------------------------------------------------------------
+
+    @contextmanager
+    def _locked(self, procs: int = 1, timeout: float | None = None) -> Iterator[tuple[IndexWriter, Path]]:
+        """A Whoosh writer holding the lock of the generation in use, and that generation's folder;
+        the caller commits or cancels. IndexBusy after `timeout` seconds (default writer_timeout)."""
+        wait = self.writer_timeout if timeout is None else timeout
+        deadline = time.monotonic() + wait
+        if not self._write_lock.acquire(timeout=wait):
+            raise IndexBusy(self._busy_message(wait))
+        try:
+            yield self._open_writer(procs, deadline, wait)
+        finally:
+            self._write_lock.release()
+
+    def _open_writer(self, procs: int, deadline: float, wait: float) -> tuple[IndexWriter, Path]:
+        # With `procs` above 1 (bulk imports), that many processes analyse documents into segments of
+        # their own, which are added without a merge.
+        options = {"procs": procs, "multisegment": True, "limitmb": BULK_WRITER_MB} if procs > 1 else {}
+        while True:
+            self._follow_swap()
+            with self._lock:
+                folder, ix = self.folder, self.ix
+            try:
+                writer = ix.writer(timeout=max(0.0, deadline - time.monotonic()), **options)
+            except LockError:
+                raise IndexBusy(self._busy_message(wait)) from None
+            except (OSError, WhooshIndexError):
+                if self._in_use(folder):  # not a swap: a real failure
+                    raise
+                if time.monotonic() >= deadline:  # swapped out and removed while we waited for its lock
+                    raise IndexBusy(self._busy_message(wait)) from None
+                time.sleep(SWAP_PAUSE)
+                continue
+            # Checked under the lock: a swap needs the lock of the generation it swaps out, so the
+            # one in use now stays in use until this writer is done.
+            if self._in_use(folder):
+                return writer, folder
+            _cancel_quietly(writer)
 
     @contextmanager
     def writer(self, procs: int = 1, optimize: bool = False) -> Iterator[IndexWriter]:
@@ -271,26 +398,41 @@ class ArchiveIndex:
         With `procs` above 1 (bulk imports), that many processes analyse documents into segments of
         their own, which are added without a merge; `optimize` merges them later, off the ingest path.
         """
-        if not self._write_lock.acquire(timeout=self.writer_timeout):
-            raise IndexBusy(self._busy_message())
-        try:
-            try:
-                options = {"procs": procs, "multisegment": True, "limitmb": BULK_WRITER_MB} if procs > 1 else {}
-                writer = self.ix.writer(timeout=self.writer_timeout, **options)
-            except LockError:
-                raise IndexBusy(self._busy_message()) from None
+        with self._locked(procs) as (writer, _folder):
             try:
                 yield writer
             except BaseException:
                 writer.cancel()
                 raise
             writer.commit(optimize=optimize)
-        finally:
-            self._write_lock.release()
 
-    def _busy_message(self) -> str:
+    @contextmanager
+    def logged_writer(self, procs: int = 1, timeout: float | None = None) -> Iterator[LoggedWriter]:
+        """A writer that knows the index log seq the index holds, and records the seq it reaches after
+        its commit: what `catch_up` and bulk imports write through."""
+        with self._locked(procs, timeout) as (writer, folder):
+            logged = LoggedWriter(writer, indexdir.read_seq(folder))
+            try:
+                yield logged
+            except BaseException:
+                writer.cancel()
+                raise
+            logged.finish(folder)
+
+    def catch_up(self, log: LogReader, timeout: float | None = None, inspect: bool = False) -> Replay:
+        """Replay the index log after the seq this index holds: each article changed is written as the
+        store now holds it, or deleted when the store no longer does. Replaying twice does no harm.
+
+        With `inspect`, the replay also says which articles the index lacked and which it held in vain.
+        IndexBusy when the lock stays taken past `timeout` (default writer_timeout).
+        """
+        with self.logged_writer(timeout=timeout) as writer:
+            return writer.replay(log, inspect)
+
+    def _busy_message(self, wait: float | None = None) -> str:
+        waited = self.writer_timeout if wait is None else wait
         return (
-            f"the search index is busy with another writer (waited {self.writer_timeout:g} s); "
+            f"the search index is busy with another writer (waited {waited:g} s); "
             "try again when the other ingest or reindex has finished"
         )
 
@@ -310,60 +452,127 @@ class ArchiveIndex:
                 w.delete_by_term("id", article_id)
 
     def rebuild(
-        self, articles_after: Callable[[str], Iterable[Article]], progress: Callable[[int], None] | None = None
+        self,
+        articles_after: Callable[[str], Iterable[Article]],
+        progress: Callable[[int], None] | None = None,
+        log: LogReader | None = None,
     ) -> int:
-        """Build a complete new index beside this one, then swap it in; returns the articles indexed.
+        """Build a complete new index beside this one, then swap it in; returns the articles it holds.
 
         `articles_after(id)` gives the articles in id order after `id` ("" for all). The new index is
         committed every REBUILD_COMMIT articles and the last id committed is written beside it, so a
-        rebuild that was interrupted resumes from there instead of starting again."""
+        rebuild that was interrupted resumes from there instead of starting again.
+
+        With `log`, the new index starts from the index log's seq when the build began, and replays
+        what was logged since (once, then again holding the lock of the index in use): what other
+        processes stored, changed or deleted during the build is in it when it is swapped in.
+        """
         fresh = self.path.with_name(self.path.name + ".new")
         after = _resume_point(fresh)
         if after is None:
             if fresh.exists():
                 shutil.rmtree(fresh)  # unusable leftovers: start again
             fresh.mkdir(parents=True)
+            # Written before the log's seq is read: while index.new holds 0, no process prunes log
+            # entries this build will need (log_floor), however their reads and this one interleave.
+            indexdir.write_seq(fresh, 0)
+            indexdir.write_seq(fresh, log.position() if log else 0)
             ix = create_index(fresh)
             (fresh / _VERSION_FILE).write_text(str(SCHEMA_VERSION))
-            after, count = "", 0
+            after = ""
         else:
             ix = open_index(fresh)
-            count = ix.doc_count()
-            LOGGER.warning("resuming an interrupted index rebuild after %d articles", count)
+            LOGGER.warning("resuming an interrupted index rebuild after %d articles", ix.doc_count())
             if progress:
-                progress(count)
-        writer = ix.writer()
+                progress(ix.doc_count())
+        # Resumed, the new index may hold articles after `after` already (replayed from the log before
+        # an interrupted swap): they are updated, not added twice.
+        resumed = bool(after)
         try:
-            pending = 0
-            for article in articles_after(after):
-                writer.add_document(**article_to_document(article))
-                count += 1
-                pending += 1
-                after = article.id or after
-                if progress:
-                    progress(1)
-                if pending >= REBUILD_COMMIT:
-                    writer.commit()
-                    (fresh / _RESUME_FILE).write_text(after)
-                    writer, pending = ix.writer(), 0
-            writer.commit()
-        except BaseException:
-            writer.cancel()
-            raise
-        (fresh / _RESUME_FILE).unlink(missing_ok=True)
-        with self._write_lock, self._lock:
-            old = self.path.with_name(self.path.name + ".old")
-            if old.exists():
-                shutil.rmtree(old)
-            if self._searcher is not None and not self._leases.get(id(self._searcher)):
-                self._searcher.close()
-            self._searcher = None
-            self.ix.close()
-            self.path.rename(old)
-            fresh.rename(self.path)
-            self.ix = open_index(self.path)
-            shutil.rmtree(old, ignore_errors=True)
+            writer = ix.writer()
+            try:
+                pending = 0
+                for article in articles_after(after):
+                    if resumed:
+                        writer.update_document(**article_to_document(article))
+                    else:
+                        writer.add_document(**article_to_document(article))
+                    pending += 1
+                    after = article.id or after
+                    if progress:
+                        progress(1)
+                    if pending >= REBUILD_COMMIT:
+                        writer.commit()
+                        (fresh / _RESUME_FILE).write_text(after)
+                        writer, pending = ix.writer(), 0
+                writer.commit()
+            except BaseException:
+                writer.cancel()
+                raise
+            if after:  # resumable until it is swapped in
+                (fresh / _RESUME_FILE).write_text(after)
+            if log:
+                _replay_into(ix, fresh, log)  # the bulk of the changes since the start, not holding the lock
+        finally:
+            ix.close()
+        return self._swap_in(fresh, log)
+
+    def _swap_in(self, fresh: Path, log: LogReader | None) -> int:
+        """Holding the lock of the generation in use, replay the last logged changes into `fresh`, make
+        it the generation in use (renamed to `index-<n>`, then the link replaced), and remove the old.
+        Returns the number of articles it holds."""
+        deadline = time.monotonic() + self.writer_timeout
+        if not self._write_lock.acquire(timeout=self.writer_timeout):
+            raise IndexBusy(self._busy_message())
+        try:
+            lock, old = self._lock_in_use(deadline)
+            try:
+                if log:
+                    ix = open_index(fresh)
+                    try:
+                        _replay_into(ix, fresh, log)
+                    finally:
+                        ix.close()
+                target = indexdir.new_folder(self.path)
+                os.rename(fresh, target)  # onto the new empty folder
+                (target / _RESUME_FILE).unlink(missing_ok=True)
+                moved = indexdir.point(self.path, target)
+                with self._lock:
+                    self._retire_searcher()
+                    self.ix.close()
+                    self.ix, self.folder = open_index(target), target
+                    count = self.ix.doc_count()
+            finally:
+                lock.release()
+        finally:
+            self._write_lock.release()
+        # Processes still searching the old generation keep their open files; new searchers follow the link.
+        # (index.old: what an interrupted swap of older versions, which renamed folders, left behind.)
+        leftovers = {old, moved, self.path.with_name(self.path.name + ".old")}
+        for gone in {*leftovers, *indexdir.older_folders(self.path, target)} - {None, self.path}:
+            if gone.is_dir():
+                shutil.rmtree(gone, ignore_errors=True)
         return count
+
+    def _lock_in_use(self, deadline: float) -> tuple[LockBase, Path]:
+        """The Whoosh lock of the generation in use, held, and its folder: no writer commits to it
+        while the lock is held, and a writer waiting for it moves to the new generation afterwards."""
+        while True:
+            self._follow_swap()
+            with self._lock:
+                folder, ix = self.folder, self.ix
+            lock = ix.lock("WRITELOCK")
+            try:
+                got = try_for(lock.acquire, timeout=max(0.0, deadline - time.monotonic()), delay=0.1)
+            except OSError:  # its folder was removed by another swap meanwhile
+                got = False
+            if got and self._in_use(folder):
+                return lock, folder
+            if got:
+                lock.release()
+            if time.monotonic() >= deadline:
+                raise IndexBusy(self._busy_message())
+            time.sleep(SWAP_PAUSE)
 
     def close(self) -> None:
         with self._lock:
@@ -371,6 +580,26 @@ class ArchiveIndex:
                 self._searcher.close()
                 self._searcher = None
             self.ix.close()
+
+
+def _replay_into(ix: FileIndex, folder: Path, log: LogReader) -> Replay:
+    """Replay the index log into the index being built in `folder` (no other writer uses it)."""
+    writer = LoggedWriter(ix.writer(), indexdir.read_seq(folder))
+    try:
+        replay = writer.replay(log)
+    except BaseException:
+        writer.writer.cancel()
+        raise
+    writer.finish(folder)
+    return replay
+
+
+def _cancel_quietly(writer: IndexWriter) -> None:
+    """Cancel a writer of a generation that was swapped out; its files may be gone already."""
+    try:
+        writer.cancel()
+    except (OSError, WhooshIndexError):
+        pass
 
 
 def _resume_point(fresh: Path) -> str | None:

@@ -181,14 +181,35 @@ class Similar:
 
 @dataclass
 class CheckReport:
-    """What `check` found between store and index, and what it repaired."""
+    """What `check` found between store and index, and what it repaired.
+
+    `replayed` counts the store's logged changes the index had not applied yet (replayed, or in a dry
+    run waiting to be); `unlogged` lists the articles whose difference no logged change explains,
+    which the comparison of ids repaired (or would repair) on its own.
+    """
 
     stored: int
     indexed: int
     missing_from_index: list[str] = field(default_factory=list)
     orphans_in_index: list[str] = field(default_factory=list)
     repaired: bool = False
+    replayed: int = 0
+    unlogged: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not self.missing_from_index and not self.orphans_in_index
+        return not (self.missing_from_index or self.orphans_in_index or self.replayed or self.unlogged)
+
+
+@dataclass
+class LoggedChanges:
+    """What the store's index log holds after a position: the articles changed, each once, with the
+    position of each one's first entry, up to position `upto`, in `entries` log entries."""
+
+    upto: int
+    first: dict[str, int] = field(default_factory=dict)
+    entries: int = 0
+
+    @property
+    def ids(self) -> list[str]:
+        return list(self.first)

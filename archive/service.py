@@ -13,7 +13,8 @@ from pathlib import Path
 from .accounts import Accounts
 from .config import Config, load_config
 from .errors import ArticleNotFound, IndexBusy, InvalidCorrection
-from .index import ArchiveIndex, article_to_document
+from .index import ArchiveIndex, LoggedWriter, Replay
+from .indexlog import IndexLog
 from .models import Article, CheckReport, Correction, Hit, IngestOutcome, SearchQuery, SearchResult, Similar
 from .search import SearchEngine
 from .store import Store, utc_now
@@ -25,6 +26,8 @@ LOGGER = logging.getLogger(__name__)
 IMPORT_BATCH = 1000  # articles per store transaction in a bulk import
 RETAG_BATCH = 500  # articles per store transaction when re-tagging
 MAX_IMPORT_PROCS = 4  # index writer processes in a bulk import, at most one per core
+OPEN_REPLAY_LIMIT = 10_000  # logged changes opening an archive replays; more are left to `check`
+LOG_PRUNE_EVERY = 1000  # the index log is pruned when a catch-up passes a multiple of this seq
 
 
 def _batched(items: Iterable[Article], size: int) -> Iterator[list[Article]]:
@@ -43,19 +46,43 @@ class Archive:
 
     INDEX_BATCH = 200  # articles per index commit inside `batch()`
 
-    def __init__(self, data_dir: str | Path | None = None, config: Config | None = None) -> None:
+    def __init__(self, data_dir: str | Path | None = None, config: Config | None = None, replay: bool = True) -> None:
+        """Open (or create) the archive. With `replay`, changes the store logged but the index lacks
+        are indexed now; `check` opens with replay=False, so that it reports them itself."""
         self.config = config if config is not None else load_config(data_dir)
         self.config.data_dir.mkdir(parents=True, exist_ok=True)
         self.taxonomy: Taxonomy = load_taxonomy(self.config.taxonomy_path)
         self.store = Store(self.config.store_path)
+        self.log = IndexLog(self.store)
         self.accounts = Accounts(self.store)
         self.index = ArchiveIndex(self.config.index_dir, writer_timeout=self.config.writer_timeout)
         self._engine = SearchEngine(self.index.schema)
-        self._pending: list[Article] | None = None  # stored articles awaiting a batched index commit
-        self.unindexed = 0  # stored articles whose indexing found the index busy (`check` indexes them)
+        self._pending: int | None = None  # articles stored in a `batch()` since its last index commit
+        # Stored articles whose indexing found the index busy: the next catch-up (this process's or
+        # another's), opening an archive, or `check` indexes them.
+        self.unindexed = 0
+        self._recovered = Replay()  # what opening replayed, for the next check's report
         if self.index.created and self.store.count():
             LOGGER.warning("the search index was missing or unusable; rebuilding it from the store")
             self.reindex()
+        elif replay:
+            self._replay_on_open()
+
+    def _replay_on_open(self) -> None:
+        """Index what the store logged beyond the index: an ingest killed between its store commit and
+        its index commit, or one that found the index busy. Without any, this costs one lookup."""
+        applied = self.index.applied_seq()  # read first: the log's seq cannot be below it then
+        position = self.log.position()
+        if applied > position:
+            LOGGER.warning("the search index holds changes the store never logged (an older store?); rebuilding it")
+            self.reindex()
+        elif position - applied > OPEN_REPLAY_LIMIT:
+            LOGGER.warning("%d logged changes are not indexed yet; `archive check` indexes them", position - applied)
+        elif position > applied:
+            try:
+                self._recovered = self.index.catch_up(self.log, timeout=0, inspect=True)
+            except IndexBusy:  # the writer holding the lock replays them when it commits
+                LOGGER.debug("the index is busy; %d logged changes are left to its writer", position - applied)
 
     @property
     def data_dir(self) -> Path:
@@ -92,21 +119,34 @@ class Archive:
             status = "added"
         stored = self.store.get(article.id)
         if self._pending is None:
-            self._index_stored([stored])
+            self._catch_up(1)
         else:
-            self._pending.append(stored)
-            if len(self._pending) >= self.INDEX_BATCH:
+            self._pending += 1
+            if self._pending >= self.INDEX_BATCH:
                 self._flush()
         return self._outcome(source, status, stored)
 
-    def _index_stored(self, articles: list[Article]) -> None:
-        """Index articles the store already holds. When the index stays locked past the timeout they
-        are not lost: they are counted in `unindexed`, and `check` (or the web app's start) indexes them."""
+    def _catch_up(self, own: int) -> None:
+        """Index what the store logged beyond the index: the `own` articles this process just stored,
+        and whatever another process stored but could not index. When the index stays locked past the
+        timeout nothing is lost: the articles are counted in `unindexed`, and stay in the log."""
         try:
-            self.index.add(articles)
+            self._index_logged()
         except IndexBusy as exc:
-            self.unindexed += len(articles)
-            LOGGER.warning("%d stored articles not indexed yet: %s", len(articles), exc)
+            self.unindexed += own
+            LOGGER.warning("%d stored articles not indexed yet: %s", own, exc)
+            return
+        self.unindexed = 0  # the log was replayed up to now: earlier misses included
+
+    def _index_logged(self) -> Replay:
+        """Replay the index log into the index (IndexBusy when it stays locked), pruning it now and then."""
+        replay = self.index.catch_up(self.log)
+        if replay.upto // LOG_PRUNE_EVERY > replay.start // LOG_PRUNE_EVERY:
+            self._prune_log()
+        return replay
+
+    def _prune_log(self) -> None:
+        self.log.prune(self.index.log_floor())
 
     def import_articles(
         self, articles: Iterable[Article], progress: Callable[[int], None] | None = None, procs: int | None = None
@@ -115,26 +155,51 @@ class Archive:
         then one index writer for the whole import (a process per core). Duplicates are skipped.
 
         Memory stays bounded by the batch and the writers' buffers. The index lock is held throughout,
-        so other writers wait; an import killed midway leaves stored articles that `check` indexes.
+        so other writers wait; what they store meanwhile is indexed in the import's commit. An import
+        killed midway leaves stored articles in the index log, which the next catch-up indexes.
         Returns counts of "added" and "duplicate".
         """
         procs = procs or max(1, min(os.cpu_count() or 1, MAX_IMPORT_PROCS))
         counts: Counter = Counter(added=0, duplicate=0)
-        with self.index.writer(procs=procs) as writer:
+        spans: list[range] = []  # the seqs of this import's own index log entries
+        with self.index.logged_writer(procs=procs) as writer:
             for chunk in _batched(articles, IMPORT_BATCH):
                 for article in chunk:
                     if not article.fingerprint:
                         raise ValueError("an article needs a fingerprint before it is imported")
                     article.id = article.id or article.fingerprint[:16]
                     article.ingested_at = article.ingested_at or utc_now()
-                stored = self.store.insert_new(chunk)
+                stored, span = self.store.insert_new(chunk)
                 for article in stored:
-                    writer.add_document(**article_to_document(article))
+                    writer.add(article)
+                if span:
+                    spans.append(span)
                 counts["added"] += len(stored)
                 counts["duplicate"] += len(chunk) - len(stored)
                 if progress:
                     progress(len(chunk))
+            later, upto = self._replay_others(writer, spans)
+        if later:
+            try:
+                with self.index.logged_writer() as writer:
+                    if writer.applied < upto:  # else another process replayed them since
+                        writer.apply(self.log, later)
+                        writer.upto = upto
+            except IndexBusy as exc:  # they stay in the log for the next catch-up
+                LOGGER.warning("%d changed articles not indexed yet: %s", len(later), exc)
+        self._prune_log()
         return counts
+
+    def _replay_others(self, writer: LoggedWriter, spans: list[range]) -> tuple[list[str], int]:
+        """Write into an import's commit what other processes logged before or during it, so that the
+        index's recorded seq moves past the whole import. An article the import added and another
+        process changed since can only be written after that commit (a writer finds committed
+        documents only): returns those ids, and the seq the index holds once they are written."""
+        others = self.log.since(writer.applied, skip=spans)
+        ours = self.log.within(others.ids, spans)
+        writer.apply(self.log, [i for i in others.ids if i not in ours])
+        writer.upto = min((others.first[i] - 1 for i in ours), default=others.upto)
+        return sorted(ours), others.upto
 
     @contextmanager
     def batch(self) -> Iterator[None]:
@@ -146,7 +211,7 @@ class Archive:
         if self._pending is not None:  # already batching
             yield
             return
-        self._pending = []
+        self._pending = 0
         try:
             yield
         finally:
@@ -157,8 +222,8 @@ class Archive:
 
     def _flush(self) -> None:
         if self._pending:
-            self._index_stored(list(self._pending))
-            self._pending.clear()
+            own, self._pending = self._pending, 0
+            self._catch_up(own)
 
     @staticmethod
     def _outcome(source: str, status, article: Article | None, duplicate_of: str | None = None) -> IngestOutcome:
@@ -191,9 +256,8 @@ class Archive:
         except sqlite3.IntegrityError:  # deleted since we looked
             raise ArticleNotFound(f"No article has the id {article_id!r}.") from None
         self.accounts.record(user, "correct", article_id, f"{action} {topic}")
-        article = self.get(article_id)
-        self.index.add([article])
-        return article
+        self._index_logged()
+        return self.get(article_id)
 
     def confirm(self, article_id: str, user: str) -> Article:
         """`user` looked at the article's topics and agrees with them: each topic becomes a person's
@@ -210,18 +274,17 @@ class Archive:
         except sqlite3.IntegrityError:  # deleted since we looked
             raise ArticleNotFound(f"No article has the id {article_id!r}.") from None
         self.accounts.record(user, "confirm", article_id, ", ".join(article.topics) or "no topic")
-        article = self.get(article_id)
-        self.index.add([article])
-        return article
+        self._index_logged()
+        return self.get(article_id)
 
     def delete(self, article_id: str, user: str) -> None:
         """Remove an article, its scores and corrections from the store, then from the index; audited."""
         article = self.get(article_id)
         if not self.store.delete(article_id):
             raise ArticleNotFound(f"No article has the id {article_id!r}.")
-        # Audited before the index is touched: a busy index leaves an orphan that `check` drops.
+        # Audited before the index is touched: a busy index leaves the logged deletion to a later catch-up.
         self.accounts.record(user, "delete", article_id, article.title)
-        self.index.delete([article_id])
+        self._index_logged()
 
     def retag(self, tag: Callable[[Article], Article], progress: Callable[[int], None] | None = None) -> Counter:
         """Recompute every article's machine tags with `tag` (after a taxonomy change): the store is
@@ -237,35 +300,56 @@ class Archive:
                 if (article.topics, article.off_topic) != before:  # the order too: the first is the primary
                     reindex.append(article)
                     counts["changed"] += set(article.topics) != set(before[0]) or article.off_topic != before[1]
-            self.store.replace_tags(chunk)
+            self.store.replace_tags(chunk, changed=[a.id for a in reindex])
             if reindex:
-                self.index.add(reindex)
+                self._index_logged()
             counts["articles"] += len(chunk)
             if progress:
                 progress(len(chunk))
         return counts
 
     def reindex(self, progress: Callable[[int], None] | None = None) -> int:
-        """Rebuild the whole index from the store; returns the number of articles indexed."""
-        return self.index.rebuild(lambda after: self.store.iter_articles(after=after), progress=progress)
+        """Rebuild the whole index from the store and swap it in; returns the number of articles
+        indexed. What other processes store, change or delete meanwhile is in the new index too."""
+        count = self.index.rebuild(lambda after: self.store.iter_articles(after=after), progress=progress, log=self.log)
+        self._prune_log()
+        return count
 
     def check(self, repair: bool = True) -> CheckReport:
-        """Compare store and index; with `repair`, index what is missing and drop orphans."""
+        """Compare store and index; with `repair`, bring the index in line.
+
+        First the index log: the changes it holds beyond the index are replayed (`replayed`). Then, the
+        second line of defence, the ids of store and index are compared, and what differs with no
+        logged change to explain it (`unlogged`) is indexed or dropped. The report says what was
+        wrong when the check began, with what opening the archive replayed; a dry run changes nothing
+        and reports the same.
+        """
+        recovered, self._recovered = self._recovered, Replay()
+        pending = self.log.since(self.index.applied_seq())
         stored = self.store.ids()
         indexed = self.index.document_ids()
+        missing, orphans = stored - indexed, indexed - stored
         report = CheckReport(
             stored=len(stored),
             indexed=len(indexed),
-            missing_from_index=sorted(stored - indexed),
-            orphans_in_index=sorted(indexed - stored),
+            missing_from_index=sorted(missing | set(recovered.indexed)),
+            orphans_in_index=sorted(orphans | set(recovered.removed)),
+            replayed=recovered.changes + pending.entries,
+            unlogged=sorted((missing | orphans) - set(pending.first)),
         )
-        if repair and not report.ok:
-            if report.orphans_in_index:
-                self.index.delete(report.orphans_in_index)
-            if report.missing_from_index:
-                articles = self.store.get_many(report.missing_from_index)
-                self.index.add(articles.values())
-            report.repaired = True
+        if not repair or report.ok:
+            return report
+        report.replayed = recovered.changes + self.index.catch_up(self.log).changes
+        if missing or orphans:
+            stored, indexed = self.store.ids(), self.index.document_ids()
+            missing, orphans = stored - indexed, indexed - stored
+            report.unlogged = sorted(missing | orphans)
+            if orphans:
+                self.index.delete(sorted(orphans))
+            if missing:
+                self.index.add(self.store.get_many(sorted(missing)).values())
+        report.repaired = True
+        self._prune_log()
         return report
 
     # -- reading -----------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import json
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -81,6 +81,16 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     # 4: the tagger's verdict that an article is unrelated to child protection (see Article.unrelated).
     "ALTER TABLE articles ADD COLUMN unrelated INTEGER NOT NULL DEFAULT 0",
+    # 5: the index log: one row per article a write changed, in the write's transaction, so the index
+    # can replay what it has not applied (the index records the last seq it holds: indexlog.py, index.py).
+    # AUTOINCREMENT: a seq is never reused, even after the rows the index holds are pruned.
+    """
+    CREATE TABLE index_log (
+        seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+        article_id TEXT NOT NULL,
+        op         TEXT NOT NULL CHECK (op IN ('insert', 'import', 'replace', 'retag', 'correct', 'delete'))
+    )
+    """,
 )
 
 _ARTICLE_COLUMNS = (
@@ -172,11 +182,13 @@ class Store:
         """Insert a new article with its scores; raises sqlite3.IntegrityError on a duplicate fingerprint."""
         with self.transaction() as conn:
             _write_article(conn, article)
+            _log(conn, [article.id], "insert")
 
-    def insert_new(self, articles: list[Article]) -> list[Article]:
+    def insert_new(self, articles: list[Article]) -> tuple[list[Article], range]:
         """Insert many articles in one transaction; those whose id or fingerprint is stored are skipped.
 
-        Returns the articles inserted, in order: the bulk import's store step.
+        Returns the articles inserted, in order (the bulk import's store step), and the seqs of the
+        index log entries written for them: consecutive, since SQLite has one writer at a time.
         """
         added = []
         with self.transaction() as conn:
@@ -188,7 +200,9 @@ class Store:
                 for correction in article.corrections:  # an imported article brings people's decisions
                     _write_correction(conn, article.id, correction)
                 added.append(article)
-        return added
+            _log(conn, [a.id for a in added], "import")
+            last = log_position(conn)
+        return added, range(last - len(added) + 1, last + 1)
 
     def backup(self, target: Path) -> None:
         """A consistent copy of the store at `target`, made while others read and write (SQLite's online
@@ -209,10 +223,14 @@ class Store:
                 (*row[1:], row[0]),
             )
             _write_scores(conn, article.id, article.scores)
+            _log(conn, [article.id], "replace")
 
     def delete(self, article_id: str) -> bool:
         with self.transaction() as conn:
-            return conn.execute("DELETE FROM articles WHERE id = ?", (article_id,)).rowcount > 0
+            deleted = conn.execute("DELETE FROM articles WHERE id = ?", (article_id,)).rowcount > 0
+            if deleted:
+                _log(conn, [article_id], "delete")
+            return deleted
 
     def get(self, article_id: str) -> Article | None:
         conn = self._connect()
@@ -268,13 +286,15 @@ class Store:
         ).fetchall()
         return self._hydrate(conn, rows) if rows else []
 
-    def replace_tags(self, articles: list[Article]) -> None:
+    def replace_tags(self, articles: list[Article], changed: Iterable[str] | None = None) -> None:
         """Overwrite the machine's scores and verdict of stored articles in one transaction (re-tagging);
-        content and people's corrections are untouched."""
+        content and people's corrections are untouched. `changed` names the articles whose index
+        document changes (their topics or verdict), which the index log records; None: all of them."""
         with self.transaction() as conn:
             for article in articles:
                 conn.execute("UPDATE articles SET unrelated = ? WHERE id = ?", (int(article.unrelated), article.id))
                 _write_scores(conn, article.id, article.scores)
+            _log(conn, [a.id for a in articles] if changed is None else list(changed), "retag")
 
     def add_correction(self, article_id: str, correction: Correction) -> None:
         self.add_corrections(article_id, [correction])
@@ -284,6 +304,7 @@ class Store:
         with self.transaction() as conn:
             for correction in corrections:
                 _write_correction(conn, article_id, correction)
+            _log(conn, [article_id], "correct")
 
     def _hydrate(self, conn: sqlite3.Connection, rows: list[sqlite3.Row]) -> list[Article]:
         articles = [
@@ -348,6 +369,17 @@ def _write_article(conn: sqlite3.Connection, article: Article) -> None:
     """The article's row and machine scores; raises sqlite3.IntegrityError on a stored id or fingerprint."""
     conn.execute(f"INSERT INTO articles ({_ARTICLE_COLUMNS}) VALUES ({', '.join('?' * 14)})", _article_row(article))
     _write_scores(conn, article.id, article.scores)
+
+
+def _log(conn: sqlite3.Connection, ids: list[str], op: str) -> None:
+    """Index log entries for articles whose index document this transaction changes."""
+    conn.executemany("INSERT INTO index_log (article_id, op) VALUES (?, ?)", [(i, op) for i in ids])
+
+
+def log_position(conn: sqlite3.Connection) -> int:
+    """The seq of the newest index log entry ever written (0 for none); pruning does not lower it."""
+    row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'index_log'").fetchone()
+    return row[0] if row else 0
 
 
 def _write_correction(conn: sqlite3.Connection, article_id: str | None, correction: Correction) -> None:

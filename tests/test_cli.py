@@ -168,10 +168,38 @@ def test_check_reports_then_repairs_and_reindex_rebuilds(seeded):
         arch.index.delete([victim])
     dry = run(seeded, "check", "--dry-run", "--json")
     assert dry.returncode == 1 and json.loads(dry.stdout)["missing_from_index"] == [victim]
+    assert json.loads(dry.stdout)["unlogged"] == [victim]  # no logged change explains it: ids compared
     assert run(seeded, "check").returncode == 1  # found and repaired
     assert run(seeded, "check").returncode == 0
     assert run(seeded, "reindex").returncode == 0
     assert json.loads(run(seeded, "search", "--json", "CEOP").stdout)["total"] == 1
+
+
+def test_check_replays_the_logged_changes_the_index_lacks_and_says_so(seeded):
+    with Archive(seeded) as arch:
+        victim = arch.search(SearchQuery(q="CEOP")).hits[0].id
+        arch.store.delete(victim)  # logged in the store; the index never told (a kill in between)
+    dry = run(seeded, "check", "--dry-run", "--json")
+    report = json.loads(dry.stdout)
+    assert dry.returncode == 1 and (report["replayed"], report["unlogged"]) == (1, [])
+    assert report["orphans_in_index"] == [victim] and not report["repaired"]
+    repair = run(seeded, "check")
+    assert repair.returncode == 1
+    assert "1 logged change(s) not in the index yet: replayed them" in repair.stdout.decode()
+    assert "1 in the index without a stored article: removed them" in repair.stdout.decode()
+    assert run(seeded, "check").returncode == 0
+    assert json.loads(run(seeded, "search", "--json", "CEOP").stdout)["total"] == 0
+
+
+def test_a_reindex_in_another_process_swaps_the_index_under_a_held_searcher(seeded):
+    with Archive(seeded) as arch:
+        old = arch.index.folder
+        with arch.index.searcher() as held:
+            assert run(seeded, "reindex").returncode == 0
+            assert not old.exists()  # swapped out and removed
+            assert held.doc_count() == 2 and len(list(held.documents())) == 2  # still reads what it opened
+        assert arch.search(SearchQuery(q="CEOP")).total == 1  # the next search opens the new generation
+        assert arch.index.folder != old and arch.index.folder == (seeded / "index").resolve()
 
 
 def test_load_samples_is_idempotent_and_if_empty_skips_a_full_archive(tmp_path):

@@ -75,12 +75,19 @@ def test_reindex_rebuilds_from_the_store(archive):
     assert archive.search(SearchQuery(q="regulators")).total == 5
 
 
-def test_a_lost_index_is_rebuilt_on_open(data_dir):
+@pytest.mark.parametrize("lost", ["link", "generation"])
+def test_a_lost_index_is_rebuilt_on_open(data_dir, lost):
     with Archive(data_dir) as arch:
         arch.add(article("A story that must survive losing the index."))
-    shutil.rmtree(data_dir / "index")
+    index = data_dir / "index"  # a link to the generation folder in use
+    generation = index.resolve()
+    if lost == "link":
+        index.unlink()
+    else:
+        shutil.rmtree(generation)
     with Archive(data_dir) as arch:
         assert arch.search(SearchQuery(q="survive")).total == 1
+    assert not generation.exists()  # a generation left without its link is removed by the rebuild
 
 
 def test_corrections_reach_the_index(archive):
@@ -142,18 +149,113 @@ def test_an_unrelated_article_with_a_persons_topic_is_not_off_topic(archive):
     assert archive.search(SearchQuery(topics=["off_topic"])).total == 0
 
 
-def test_a_busy_index_loses_nothing_stored_and_check_indexes_it_later(archive, monkeypatch):
-    from archive.errors import IndexBusy
-
-    def busy(articles):
-        raise IndexBusy("another writer held the index")
-
-    monkeypatch.setattr(archive.index, "add", busy)
-    outcome = archive.add(article("Stored while another program held the index lock."))
-    with archive.batch():
-        archive.add(article("A second one, in a batch."))
+def test_a_busy_index_loses_nothing_stored_and_check_indexes_it_later(archive):
+    archive.index.writer_timeout = 0.2
+    holding = archive.index.ix.writer()  # another program holds the index lock
+    try:
+        outcome = archive.add(article("Stored while another program held the index lock."))
+        with archive.batch():
+            archive.add(article("A second one, in a batch."))
+    finally:
+        holding.cancel()
     assert outcome.status == "added" and archive.unindexed == 2 and archive.count() == 2
-    monkeypatch.undo()
+    dry = archive.check(repair=False)
+    assert dry.replayed == 2 and dry.unlogged == [] and not dry.ok  # the log explains both
     report = archive.check()
     assert sorted(report.missing_from_index) == sorted(archive.store.ids()) and report.repaired
+    assert report.replayed == 2 and report.unlogged == []
     assert archive.search(SearchQuery(q="lock")).total == 1
+    assert archive.check().ok
+
+
+def test_what_another_process_writes_during_a_reindex_is_in_the_new_index(archive, data_dir, monkeypatch):
+    ids = [archive.add(article(f"Story {n} about regulators.", id=f"5{n:015d}")).id for n in range(4)]
+    other = Archive(data_dir)  # another process, writing while the rebuild streams the store
+    streamed = archive.store.iter_articles
+
+    def streaming(batch: int = 500, after: str = ""):
+        for n, stored in enumerate(streamed(batch=batch, after=after)):
+            if n == 2:  # ids[0] and ids[1] are in the new index already
+                other.add(article("Added by another process during the rebuild.", id="0000000000000001"))
+                other.correct(ids[0], "prevention", "add", "editor")
+                other.delete(ids[1], "editor")
+            yield stored
+
+    monkeypatch.setattr(archive.store, "iter_articles", streaming)
+    assert archive.reindex() == 4  # one added, one deleted meanwhile
+    monkeypatch.undo()
+    for arch in (archive, other):
+        assert arch.search(SearchQuery(q="rebuild")).total == 1
+        assert [h.id for h in arch.search(SearchQuery(topics=["prevention"])).hits] == [ids[0]]
+        assert {h.id for h in arch.search(SearchQuery(q="regulators")).hits} == {ids[0], ids[2], ids[3]}
+    report = archive.check(repair=False)
+    assert report.ok and report.stored == report.indexed == 4, report
+    assert archive.index.applied_seq() == archive.log.position()
+    other.close()
+
+
+def test_opening_indexes_what_a_killed_ingest_left_and_check_reports_it(data_dir):
+    body = "Stored, then the process was killed before indexing it."
+    with Archive(data_dir) as arch:
+        arch.add(article("Indexed as usual."))
+        # What a kill between the store's commit and the index's leaves: a logged, unindexed article.
+        arch.store.insert(article(body, id="c0ffee0000000001", ingested_at="2024-01-01T00:00:00+00:00"))
+    with Archive(data_dir, replay=False) as arch:  # how `archive check` opens
+        assert arch.search(SearchQuery(q="killed")).total == 0
+        dry = arch.check(repair=False)
+        assert (dry.replayed, dry.missing_from_index, dry.unlogged, dry.ok) == (1, ["c0ffee0000000001"], [], False)
+    with Archive(data_dir) as arch:
+        assert arch.search(SearchQuery(q="killed")).total == 1  # replayed on opening
+        report = arch.check()  # and reported by the next check, once
+        assert (report.replayed, report.missing_from_index, report.repaired) == (1, ["c0ffee0000000001"], True)
+        assert arch.check().ok
+
+
+def test_the_index_log_is_pruned_but_not_what_a_rebuild_needs(archive, data_dir, monkeypatch):
+    from archive import indexdir, service
+
+    monkeypatch.setattr(service, "LOG_PRUNE_EVERY", 3)
+
+    def rows() -> list[int]:
+        return [r[0] for r in archive.store.connection().execute("SELECT seq FROM index_log ORDER BY seq")]
+
+    for n in range(7):
+        archive.add(article(f"Story number {n}."))
+    assert rows() == [7]  # pruned up to 6, what the index held then
+    fresh = data_dir / "index.new"  # a rebuild in another process, which started from seq 7
+    fresh.mkdir()
+    indexdir.write_seq(fresh, 7)
+    for n in range(7, 12):
+        archive.add(article(f"Story number {n}."))
+    assert rows() == [8, 9, 10, 11, 12]
+    shutil.rmtree(fresh)
+    archive.reindex()
+    assert rows() == [] and archive.log.position() == 12
+
+
+@pytest.mark.parametrize("procs", [1, 2])
+def test_an_import_indexes_what_others_stored_while_it_held_the_lock(archive, data_dir, monkeypatch, procs):
+    from archive import service
+    from archive.errors import IndexBusy
+
+    monkeypatch.setattr(service, "IMPORT_BATCH", 2)
+    other = Archive(data_dir)  # another process: its index writes give up while the import runs
+    other.index.writer_timeout = 0.2
+    first = fingerprint("Imported story 0 on regulators.")[:16]
+
+    def imported():
+        for n in range(6):
+            yield article(f"Imported story {n} on regulators.", ingested_at="2024-01-01T00:00:00+00:00")
+            if n == 1:  # the first two are stored; the import holds the index lock
+                other.add(article("Added by another process during the import."))
+                with pytest.raises(IndexBusy):
+                    other.correct(first, "prevention", "add", "editor")  # stored, logged, not indexed
+
+    assert archive.import_articles(imported(), procs=procs) == {"added": 6, "duplicate": 0}
+    assert other.unindexed == 1
+    assert archive.search(SearchQuery(q="another process")).total == 1
+    assert [h.id for h in archive.search(SearchQuery(topics=["prevention"])).hits] == [first]
+    assert archive.search(SearchQuery(q="regulators")).total == 6  # the corrected one indexed once
+    assert archive.index.applied_seq() == archive.log.position()
+    assert archive.check(repair=False).ok
+    other.close()

@@ -138,3 +138,46 @@ def test_threads_each_get_a_working_connection(store):
         t.join()
     assert errors == []
     assert store.count() == 8
+
+
+def logged(store: Store) -> list[tuple[str, str]]:
+    return [tuple(r) for r in store._connect().execute("SELECT article_id, op FROM index_log ORDER BY seq")]
+
+
+@pytest.mark.parametrize(
+    "write, expected",
+    [
+        (lambda s: s.insert(make_article(2)), [("id0002", "insert")]),
+        (lambda s: s.replace(make_article(1, title="New")), [("id0001", "replace")]),
+        (lambda s: s.delete("id0001"), [("id0001", "delete")]),
+        (lambda s: s.delete("nope"), []),  # nothing deleted, nothing for the index to do
+        (lambda s: s.add_correction("id0001", Correction("prevention", "add", "ed", "2024")), [("id0001", "correct")]),
+        (lambda s: s.replace_tags([make_article(1, scores=[])], changed=[]), []),  # topics unchanged
+        (lambda s: s.replace_tags([make_article(1, scores=[])]), [("id0001", "retag")]),
+        (lambda s: s.insert_new([make_article(1), make_article(3)]), [("id0003", "import")]),  # id0001 is stored
+    ],
+)
+def test_every_write_the_index_must_follow_is_logged(store, write, expected):
+    store.insert(make_article(1))
+    before = logged(store)
+    write(store)
+    assert logged(store)[len(before) :] == expected
+
+
+def test_a_write_that_fails_logs_nothing(store):
+    with pytest.raises(sqlite3.IntegrityError):  # the article does not exist: the correction's key fails
+        store.add_correction("nope", Correction("policy", "add", "ed", "2024"))
+    with pytest.raises(sqlite3.IntegrityError):
+        with store.transaction() as conn:
+            conn.execute("INSERT INTO index_log (article_id, op) VALUES ('x', 'insert')")
+            conn.execute("INSERT INTO articles (id) VALUES ('x')")  # no title: the transaction fails
+    assert logged(store) == []
+
+
+def test_insert_new_returns_the_seqs_of_its_log_entries(store):
+    store.insert(make_article(1))
+    added, seqs = store.insert_new([make_article(n) for n in range(1, 5)])
+    assert [a.id for a in added] == ["id0002", "id0003", "id0004"]
+    rows = store._connect().execute("SELECT seq, article_id FROM index_log WHERE op = 'import'").fetchall()
+    assert [tuple(row) for row in rows] == list(zip(seqs, ["id0002", "id0003", "id0004"], strict=True))
+    assert store.insert_new([make_article(1)])[0] == []  # all duplicates: nothing logged
