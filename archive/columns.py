@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter, OrderedDict
-from collections.abc import Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from datetime import UTC, datetime
 
 import numpy as np
@@ -40,44 +40,37 @@ class SearcherCache:
         self.searcher = searcher
         self.size = searcher.reader().doc_count_all()
         self._lock = threading.Lock()
-        self._columns: dict[str, list] = {}
-        self._codes: dict[str, tuple[list, np.ndarray]] = {}
-        self._arrays: dict[Hashable, np.ndarray] = {}
-        self._cached: OrderedDict[Hashable, object] = OrderedDict()
-        self._results: OrderedDict[Hashable, object] = OrderedDict()
-        self._snippets: OrderedDict[Hashable, object] = OrderedDict()
-        self._held = 0  # bytes held by cached postings and masks, kept under CACHE_BYTES
+        self._whole: dict[Hashable, object] = {}  # columns, their codes and other per-document arrays
+        self._kept_arrays = Recent(CACHE_BYTES, weigh=_nbytes)  # posting lists and masks
+        self._results = Recent(RESULT_CACHE_SIZE)
+        self._snippets = Recent(SNIPPET_CACHE_SIZE)
 
     # -- columns --------------------------------------------------------------------------------
 
     def column(self, field: str) -> list:
         """The field's sortable column as a list indexed by document number; dates as sortable integers."""
-        with self._lock:
-            values = self._columns.get(field)
-        if values is None:
+
+        def read() -> list:
             # Segment by segment: Whoosh's multi-segment column reader leaves out segments that lack
             # the column (no dated article in them, say), which would shift every later document.
-            values = []
+            values: list = []
             for reader, _offset in self.searcher.reader().leaf_readers():
-                if not reader.doc_count_all():  # an empty index has no columns to read
-                    continue
-                values.extend(reader.column_reader(field, translate=field not in RAW_COLUMNS))
-            with self._lock:
-                self._columns[field] = values
-        return values
+                if reader.doc_count_all():  # an empty index has no columns to read
+                    values.extend(reader.column_reader(field, translate=field not in RAW_COLUMNS))
+            return values
+
+        return self._once(("column", field), read)
 
     def codes(self, field: str) -> tuple[list, np.ndarray]:
         """The field's distinct values, and for each document the position of its value among them."""
-        with self._lock:
-            found = self._codes.get(field)
-        if found is None:
+
+        def encode() -> tuple[list, np.ndarray]:
             positions: dict = {}
             column = self.column(field)
             codes = np.fromiter((positions.setdefault(v, len(positions)) for v in column), np.int32, len(column))
-            found = (list(positions), _frozen(codes))
-            with self._lock:
-                self._codes[field] = found
-        return found
+            return list(positions), _frozen(codes)
+
+        return self._once(("codes", field), encode)
 
     def count(self, field: str, docs: np.ndarray, separator: str | None = None) -> Counter:
         """How many documents of the mask `docs` hold each value of `field`; `separator` splits
@@ -125,12 +118,16 @@ class SearcherCache:
         return self._array(("lengths", field), read)
 
     def _array(self, key: Hashable, compute) -> np.ndarray:
+        return self._once(key, lambda: _frozen(compute()))
+
+    def _once(self, key: Hashable, compute):
+        """A value over the whole index (a column, its codes, an array), computed once per searcher."""
         with self._lock:
-            found = self._arrays.get(key)
+            found = self._whole.get(key)
         if found is None:
-            found = _frozen(compute())
+            found = compute()
             with self._lock:
-                self._arrays[key] = found
+                found = self._whole.setdefault(key, found)
         return found
 
     # -- document sets --------------------------------------------------------------------------
@@ -267,51 +264,55 @@ class SearcherCache:
         return self._kept(("date", low, high), compute)
 
     def _kept(self, key: Hashable, compute):
-        """A cached posting list or mask; the least recently used go once CACHE_BYTES are held."""
-        with self._lock:
-            found = self._cached.get(key)
-            if found is not None:
-                self._cached.move_to_end(key)
-                return found
-        found = compute()
-        found = tuple(_frozen(a) for a in found) if isinstance(found, tuple) else _frozen(found)
-        size = sum(a.nbytes for a in found) if isinstance(found, tuple) else found.nbytes
-        with self._lock:
-            if key not in self._cached:
-                self._cached[key] = found
-                self._held += size
-            while self._held > CACHE_BYTES and len(self._cached) > 1:
-                _, dropped = self._cached.popitem(last=False)
-                self._held -= sum(a.nbytes for a in dropped) if isinstance(dropped, tuple) else dropped.nbytes
-        return found
+        """A cached posting list or mask (read-only); the least recently used go once CACHE_BYTES are held."""
+        return self._kept_arrays.get_or_compute(key, lambda: _frozen_all(compute()))
 
     # -- results --------------------------------------------------------------------------------
 
     def result(self, key: Hashable):
-        with self._lock:
-            found = self._results.get(key)
-            if found is not None:
-                self._results.move_to_end(key)
-            return found
+        return self._results.get(key)
 
     def keep_result(self, key: Hashable, result) -> None:
-        with self._lock:
-            self._results[key] = result
-            while len(self._results) > RESULT_CACHE_SIZE:
-                self._results.popitem(last=False)
+        self._results.put(key, result)
 
     def snippet(self, key: Hashable, compute):
         """A document's highlights for a query, computed once while they are among the recent ones."""
+        return self._snippets.get_or_compute(key, compute)
+
+
+class Recent:
+    """The most recently used values, up to a total weight (a count unless `weigh` says otherwise);
+    safe to share between threads. The most recent value is kept whatever its weight."""
+
+    def __init__(self, limit: int, weigh: Callable[[object], int] = lambda _value: 1) -> None:
+        self.limit = limit
+        self.weigh = weigh
+        self._lock = threading.Lock()
+        self._values: OrderedDict[Hashable, object] = OrderedDict()
+        self._held = 0
+
+    def get(self, key: Hashable):
         with self._lock:
-            found = self._snippets.get(key)
+            found = self._values.get(key)
             if found is not None:
-                self._snippets.move_to_end(key)
-                return found
-        found = compute()
+                self._values.move_to_end(key)
+            return found
+
+    def put(self, key: Hashable, value) -> None:
         with self._lock:
-            self._snippets[key] = found
-            while len(self._snippets) > SNIPPET_CACHE_SIZE:
-                self._snippets.popitem(last=False)
+            if key in self._values:
+                self._held -= self.weigh(self._values.pop(key))
+            self._values[key] = value
+            self._held += self.weigh(value)
+            while self._held > self.limit and len(self._values) > 1:
+                _, dropped = self._values.popitem(last=False)
+                self._held -= self.weigh(dropped)
+
+    def get_or_compute(self, key: Hashable, compute):
+        found = self.get(key)
+        if found is None:
+            found = compute()
+            self.put(key, found)
         return found
 
 
@@ -332,6 +333,15 @@ def docnums(mask: np.ndarray) -> list[int]:
 def _frozen(array: np.ndarray) -> np.ndarray:
     array.flags.writeable = False
     return array
+
+
+def _frozen_all(found):
+    """An array, or a tuple of arrays, made read-only."""
+    return tuple(_frozen(a) for a in found) if isinstance(found, tuple) else _frozen(found)
+
+
+def _nbytes(found) -> int:
+    return sum(a.nbytes for a in found) if isinstance(found, tuple) else found.nbytes
 
 
 def _naive(moment: datetime | None) -> datetime | None:
