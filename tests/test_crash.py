@@ -119,7 +119,11 @@ def ingest_until(data: Path, source: list[Path], kill: tuple[str, float] | None,
             except subprocess.TimeoutExpired:
                 proc.send_signal(signal.SIGKILL)
             _, err = proc.communicate(timeout=60)
-    assert b"Traceback" not in err, err.decode()
+    # An extraction worker being spawned when its parent is killed cannot read what the parent was
+    # still sending it, and Python's spawn bootstrap says so on the shared stderr: that is the kill,
+    # not an error of the ingest. Any other traceback fails the test.
+    orphans = err.count(b"in spawn_main") if proc.returncode == -signal.SIGKILL else 0
+    assert err.count(b"Traceback") == orphans, err.decode()
     return proc.returncode, complete_lines(out)
 
 
