@@ -6,24 +6,26 @@ Document sets are numpy boolean masks indexed by document number, so AND, OR and
 operation each and a facet count is one `bincount`, whatever the number of matches.
 
 A cache belongs to one searcher. The index changing gives a new searcher and so empty caches: nothing
-stale is ever served, and nothing needs invalidating by hand.
+stale is ever served, and nothing needs invalidating by hand. Only what is read per segment (columns,
+lengths: segments.py) outlives a searcher, since a segment never changes.
 """
 
 from __future__ import annotations
 
 import threading
-from collections import Counter, OrderedDict
-from collections.abc import Callable, Hashable, Iterable
+from collections import Counter
+from collections.abc import Hashable, Iterable
 from datetime import UTC, datetime
 
 import numpy as np
-from whoosh.codec.whoosh3 import LENGTHS_COLUMN
 from whoosh.query import And, AndMaybe, AndNot, Every, FuzzyTerm, Not, NullQuery, Or, Prefix, Query, Term, Wildcard
 from whoosh.searching import Searcher
 from whoosh.util.numeric import byte_to_length
 from whoosh.util.times import datetime_to_long
 
-RAW_COLUMNS = {"date"}  # read as Whoosh stores them (integers that sort like the dates), not translated
+from .recent import Recent
+from .segments import SegmentArrays, column_codes, leaf_postings, length_bytes, numeric_column
+
 RESULT_CACHE_SIZE = 64  # recent search results kept per searcher
 SNIPPET_CACHE_SIZE = 2000  # recent highlighted snippets kept per searcher: paging and facet clicks reuse them
 # Recent posting lists and filter masks, up to this many bytes in all
@@ -36,8 +38,10 @@ Postings = tuple[np.ndarray, np.ndarray]  # document numbers (ascending) and ter
 class SearcherCache:
     """Lazily filled columns, postings and document masks of one searcher; safe to share between threads."""
 
-    def __init__(self, searcher: Searcher) -> None:
+    def __init__(self, searcher: Searcher, segments: SegmentArrays | None = None) -> None:
+        """`segments` keeps what is read per segment for later searchers of the same index."""
         self.searcher = searcher
+        self._segments = segments if segments is not None else SegmentArrays()
         self.size = searcher.reader().doc_count_all()
         self._lock = threading.Lock()
         self._whole: dict[Hashable, object] = {}  # columns, their codes and other per-document arrays
@@ -47,30 +51,29 @@ class SearcherCache:
 
     # -- columns --------------------------------------------------------------------------------
 
-    def column(self, field: str) -> list:
-        """The field's sortable column as a list indexed by document number; dates as sortable integers."""
-
-        def read() -> list:
-            # Segment by segment: Whoosh's multi-segment column reader leaves out segments that lack
-            # the column (no dated article in them, say), which would shift every later document.
-            values: list = []
-            for reader, _offset in self.searcher.reader().leaf_readers():
-                if reader.doc_count_all():  # an empty index has no columns to read
-                    values.extend(reader.column_reader(field, translate=field not in RAW_COLUMNS))
-            return values
-
-        return self._once(("column", field), read)
-
     def codes(self, field: str) -> tuple[list, np.ndarray]:
-        """The field's distinct values, and for each document the position of its value among them."""
+        """The field's distinct values, and for each document the position of its value among them.
+
+        Segment by segment (each kept across searchers, see segments.py), then one table of values:
+        Whoosh's multi-segment column reader would leave out segments that lack the column.
+        """
 
         def encode() -> tuple[list, np.ndarray]:
             positions: dict = {}
-            column = self.column(field)
-            codes = np.fromiter((positions.setdefault(v, len(positions)) for v in column), np.int32, len(column))
-            return list(positions), _frozen(codes)
+            parts = []
+            for reader, _offset in self._leaves():
+                values, codes = self._segments.get(reader, ("codes", field), lambda r=reader: column_codes(r, field))
+                remap = np.fromiter((positions.setdefault(v, len(positions)) for v in values), np.int32, len(values))
+                parts.append(remap[codes] if len(values) else codes)
+            codes = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int32)
+            return list(positions), _frozen(codes.astype(np.int32, copy=False))
 
         return self._once(("codes", field), encode)
+
+    def column(self, field: str) -> list:
+        """The field's sortable column as a list indexed by document number."""
+        values, codes = self.codes(field)
+        return [values[code] for code in codes.tolist()]
 
     def count(self, field: str, docs: np.ndarray, separator: str | None = None) -> Counter:
         """How many documents of the mask `docs` hold each value of `field`; `separator` splits
@@ -88,34 +91,38 @@ class SearcherCache:
 
     def dates(self) -> tuple[np.ndarray, np.ndarray]:
         """Whether each document is dated, and its date as Whoosh's sortable integer."""
-        dated = self._array("dated", lambda: np.fromiter((v == "1" for v in self.column("dated")), bool, self.size))
-        # Undated documents hold the column's default, which does not fit a signed integer: 0 instead.
-        dates = self._array(
-            "date", lambda: np.where(dated, np.array(self.column("date"), dtype=np.uint64), 0).astype(np.int64)
-        )
-        return dated, dates
+
+        def flags() -> np.ndarray:
+            values, codes = self.codes("dated")
+            return np.array([v == "1" for v in values], dtype=bool)[codes] if values else np.zeros(self.size, bool)
+
+        def read() -> np.ndarray:
+            parts = [
+                self._segments.get(reader, ("numeric", "date"), lambda r=reader: numeric_column(r, "date"))
+                for reader, _offset in self._leaves()
+            ]
+            stored = np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint64)
+            # Undated documents hold the column's default, which does not fit a signed integer: 0 instead.
+            return np.where(dated, stored, 0).astype(np.int64)
+
+        dated = self._array("dated", flags)
+        return dated, self._array("date", read)
 
     def lengths(self, field: str) -> np.ndarray:
         """Each document's length in `field`, as Whoosh's scorers see it (its one-byte approximation)."""
 
         def read() -> np.ndarray:
-            parts = []
-            for reader, _offset in self.searcher.reader().leaf_readers():
-                count = reader.doc_count_all()
-                if not count:
-                    continue
-                # whoosh3's length bytes, as its own doc_field_length() reads them; none when no document has the field
-                column = reader._perdoc._cached_reader(f"_{field}_len", LENGTHS_COLUMN)
-                if column is None:
-                    parts.append(np.zeros(count, dtype=np.uint8))
-                elif column._fixedlen == 1:  # one byte a document, written up to the last one with the field
-                    raw = column._dbfile.get(column._basepos, min(count, column._count))
-                    parts.append(np.frombuffer(raw.ljust(count, b"\0"), dtype=np.uint8))
-                else:
-                    parts.append(np.fromiter((column[n] for n in range(count)), np.uint8, count))
+            parts = [
+                self._segments.get(reader, ("lengths", field), lambda r=reader: length_bytes(r, field))
+                for reader, _offset in self._leaves()
+            ]
             return _LENGTHS[np.concatenate(parts)] if parts else np.zeros(0)
 
         return self._array(("lengths", field), read)
+
+    def _leaves(self):
+        """The segment readers holding documents (an empty index has no columns to read)."""
+        return [(r, offset) for r, offset in self.searcher.reader().leaf_readers() if r.doc_count_all()]
 
     def _array(self, key: Hashable, compute) -> np.ndarray:
         return self._once(key, lambda: _frozen(compute()))
@@ -225,24 +232,12 @@ class SearcherCache:
         weights: list[np.ndarray] = []
         btext = self.searcher.schema[field].to_bytes(text) if isinstance(text, str) else text
         for reader, offset in self.searcher.reader().leaf_readers():
-            if (field, btext) not in reader:
-                continue
-            matcher = reader.postings(field, btext)
-            if hasattr(matcher, "_read_ids") and hasattr(matcher, "_next_block"):
-                # whoosh3's leaf matcher (the pinned version): whole blocks of ids and weights at a time,
-                # not one posting a call. reader.postings() gives it unwrapped by deletions.
-                while matcher.is_active():
-                    if matcher._ids is None:
-                        matcher._read_ids()
-                    if matcher._weights is None:
-                        matcher._read_weights()
-                    ids.append(np.asarray(matcher._ids, dtype=np.int64) + offset)
-                    weights.append(np.asarray(matcher._weights, dtype=np.float64))
-                    matcher._next_block()
-            else:
-                found = list(matcher.items_as("weight"))
-                ids.append(np.array([n for n, _ in found], dtype=np.int64) + offset)
-                weights.append(np.array([w for _, w in found], dtype=np.float64))
+            if (field, btext) in reader:
+                found = self._segments.get(
+                    reader, ("postings", field, btext), lambda r=reader: leaf_postings(r, field, btext)
+                )
+                ids.append(found[0] + offset)
+                weights.append(found[1])
         if not ids:
             return _frozen(np.zeros(0, dtype=np.int64)), _frozen(np.zeros(0))
         return _frozen(np.concatenate(ids)), _frozen(np.concatenate(weights))
@@ -278,42 +273,6 @@ class SearcherCache:
     def snippet(self, key: Hashable, compute):
         """A document's highlights for a query, computed once while they are among the recent ones."""
         return self._snippets.get_or_compute(key, compute)
-
-
-class Recent:
-    """The most recently used values, up to a total weight (a count unless `weigh` says otherwise);
-    safe to share between threads. The most recent value is kept whatever its weight."""
-
-    def __init__(self, limit: int, weigh: Callable[[object], int] = lambda _value: 1) -> None:
-        self.limit = limit
-        self.weigh = weigh
-        self._lock = threading.Lock()
-        self._values: OrderedDict[Hashable, object] = OrderedDict()
-        self._held = 0
-
-    def get(self, key: Hashable):
-        with self._lock:
-            found = self._values.get(key)
-            if found is not None:
-                self._values.move_to_end(key)
-            return found
-
-    def put(self, key: Hashable, value) -> None:
-        with self._lock:
-            if key in self._values:
-                self._held -= self.weigh(self._values.pop(key))
-            self._values[key] = value
-            self._held += self.weigh(value)
-            while self._held > self.limit and len(self._values) > 1:
-                _, dropped = self._values.popitem(last=False)
-                self._held -= self.weigh(dropped)
-
-    def get_or_compute(self, key: Hashable, compute):
-        found = self.get(key)
-        if found is None:
-            found = compute()
-            self.put(key, found)
-        return found
 
 
 def intersect(masks: Iterable[np.ndarray]) -> np.ndarray:

@@ -33,6 +33,7 @@ from .columns import SearcherCache, docnums, intersect
 from .errors import InvalidQuery
 from .index import NO_TOPIC, SPELLING_ANALYZER, WORDS_FIELD, build_schema
 from .models import OFF_TOPIC, Hit, SearchQuery, SearchResult, Similar, Timeline, TimelineBucket
+from .segments import SegmentArrays
 
 SNIPPET_CHARS = 240  # the lead shown when no sentence holds a match
 SENTENCE_CHARS = 300
@@ -166,6 +167,7 @@ class SearchEngine:
         self.schema = schema
         self._date_errors = threading.local()  # the parser is shared by threads; its date errors are not
         self._caches: OrderedDict[int, SearcherCache] = OrderedDict()
+        self._segments = SegmentArrays()  # what searchers read per segment, kept for the next ones
         self._caches_lock = threading.Lock()
         self.parser = self._parser(MultifieldParser(["title", "body"], schema))
         # Did-you-mean reads the query again without stemming, to compare the words people typed.
@@ -331,7 +333,7 @@ class SearchEngine:
         with self._caches_lock:
             cache = self._caches.get(id(searcher))
             if cache is None or cache.searcher is not searcher:
-                cache = SearcherCache(searcher)
+                cache = SearcherCache(searcher, self._segments)
                 self._caches[id(searcher)] = cache
                 while len(self._caches) > KEPT_SEARCHER_CACHES:
                     self._caches.popitem(last=False)

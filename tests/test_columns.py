@@ -142,3 +142,72 @@ def test_a_snippet_is_highlighted_once_while_it_is_recent(arch):
         assert found == ("<mark>x</mark>", "t") and len(calls) == 1
     paged = [arch.search(SearchQuery(q="grooming", per_page=n)).hits for n in (1, 3)]
     assert paged[0][0] == paged[1][0]  # the same hit, highlighted the same, from the second page size's cache
+
+
+def test_a_new_searcher_reads_only_the_segments_it_has_not_seen(arch, monkeypatch):
+    """Per-segment columns, dates, lengths and postings outlive a searcher; what they give after a
+    new segment and a delete is what a cache reading everything afresh gives."""
+    import archive.columns as columns
+    from archive.index import article_to_document
+    from archive.segments import SegmentArrays
+
+    shared = SegmentArrays()
+    with arch.index.searcher() as searcher:
+        before = SearcherCache(searcher, shared)
+        before.codes("topics"), before.dates(), before.lengths("body"), before.postings("body", "polic")
+        old_segments = {reader.segment().segment_id() for reader, _ in searcher.reader().leaf_readers()}
+    body = "Police in another force warned parents about grooming on games."
+    writer = arch.index.ix.writer()
+    writer.add_document(
+        **article_to_document(
+            Article(
+                id="new1",
+                title="Games warning",
+                body=body,
+                published="2023-02-02",
+                fingerprint=fingerprint(body),
+                scores=[TopicScore("prevention", 0.8, True)],
+            )
+        )
+    )
+    writer.delete_by_term("id", arch.search(SearchQuery(q="helpline")).hits[0].id)
+    writer.commit(merge=False)  # a segment of its own beside the old ones
+
+    reads = []
+    for name in ("column_codes", "numeric_column", "length_bytes", "leaf_postings"):
+        real = getattr(columns, name)
+        monkeypatch.setattr(
+            columns, name, lambda reader, *args, _real=real, _name=name: reads.append(_name) or _real(reader, *args)
+        )
+    with arch.index.searcher() as searcher:
+        new_segments = {reader.segment().segment_id() for reader, _ in searcher.reader().leaf_readers()} - old_segments
+        assert len(new_segments) == 1
+        answers = []
+        for cache in (SearcherCache(searcher, shared), SearcherCache(searcher)):
+            reads.clear()
+            values, codes = cache.codes("topics")
+            dated, dates = cache.dates()
+            ids, weights = cache.postings("body", "polic")
+            answers.append(
+                (
+                    [values[c] for c in codes],
+                    dated.tolist(),
+                    dates.tolist(),
+                    cache.lengths("body").tolist(),
+                    ids.tolist(),
+                    weights.tolist(),
+                    docnums(cache.term("body", "polic")),
+                )
+            )
+            answers[-1] += (sorted(reads),)
+        kept, fresh = answers
+        assert kept[:-1] == fresh[:-1]
+        assert kept[-1] == [
+            "column_codes",
+            "column_codes",
+            "leaf_postings",
+            "length_bytes",
+            "numeric_column",
+        ]  # the new segment
+        assert len(fresh[-1]) > len(kept[-1])  # read from every segment
+        assert set(kept[-2]) == whoosh_docs(searcher, arch._engine.parse("police"))
