@@ -17,8 +17,10 @@ from pathlib import Path
 import click
 
 from .accounts import ROLES, check_name, check_role
+from .cli_sources import follow, sources
 from .cli_support import Context, Failure, emit, failing, pass_ctx, progress
 from .cli_tagging import archive_tagger, eval_tags, retag, train
+from .cli_watch import watch
 from .errors import ArchiveError, InvalidQuery
 from .models import Article, SearchQuery
 from .serialize import (
@@ -609,3 +611,6 @@ def token_revoke(ctx: Context, name: str) -> None:
 main.add_command(retag)
 main.add_command(eval_tags)
 main.add_command(train)
+main.add_command(sources)
+main.add_command(follow)
+main.add_command(watch)

@@ -25,7 +25,15 @@ class ExtractionError(ArchiveError, ValueError):
 
 
 class FetchError(ArchiveError, OSError):
-    """A URL could not be fetched, or fetching it is not allowed."""
+    """A URL could not be fetched, or fetching it is not allowed; `status` and `retry_after` are the
+    HTTP status and Retry-After header of an error answer, when there was one."""
+
+    def __init__(self, message: str, status: int | None = None, retry_after: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.retry_after = status, retry_after
+
+    def __str__(self) -> str:  # OSError would format its arguments
+        return str(self.args[0]) if self.args else "the URL could not be fetched"
 
 
 class ConfigError(ArchiveError, ValueError):
@@ -38,3 +46,7 @@ class AccountError(ArchiveError):
 
 class InvalidCorrection(ArchiveError, ValueError):
     """A topic correction names no taxonomy topic or no known action."""
+
+
+class SourceError(ArchiveError, ValueError):
+    """A followed source cannot be added, found or changed as asked."""

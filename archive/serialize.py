@@ -6,6 +6,7 @@ import html
 from dataclasses import asdict
 
 from .models import Article, Correction, Evidence, Hit, IngestOutcome, SearchResult, Similar, Timeline, TopicScore
+from .subscriptions import Source
 
 
 def outcome_to_dict(outcome: IngestOutcome) -> dict:
@@ -205,3 +206,23 @@ def article_to_csv_row(article: Article) -> list[str]:
     record = article_to_dict(article)
     record["topics"] = "; ".join(record["topics"])
     return [safe_cell(record[c]) for c in CSV_COLUMNS]
+
+
+def source_to_dict(source: Source) -> dict:
+    """A followed source with its state; `every` as people write it (30m, 2h)."""
+    return asdict(source) | {"every": source.every}
+
+
+def poll_report_to_dict(report) -> dict:
+    """One poll of a followed source (ingest.follow.PollReport)."""
+    return {
+        "source": report.source,
+        "status": report.status,
+        "added": report.counts["added"],
+        "updated": report.counts["updated"],
+        "duplicate": report.counts["duplicate"],
+        "off_topic": report.counts["off-topic"],
+        "failed": report.counts["failed"],
+        "error": report.error,
+        "next_poll_at": report.next_poll_at,
+    }

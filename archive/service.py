@@ -18,6 +18,7 @@ from .indexlog import IndexLog
 from .models import Article, CheckReport, Correction, Hit, IngestOutcome, SearchQuery, SearchResult, Similar
 from .search import SearchEngine
 from .store import Store, utc_now
+from .subscriptions import Sources
 from .taxonomy import Taxonomy, load_taxonomy
 
 LOGGER = logging.getLogger(__name__)
@@ -55,6 +56,7 @@ class Archive:
         self.store = Store(self.config.store_path)
         self.log = IndexLog(self.store)
         self.accounts = Accounts(self.store)
+        self.sources = Sources(self.store)
         self.index = ArchiveIndex(self.config.index_dir, writer_timeout=self.config.writer_timeout)
         self._engine = SearchEngine(self.index.schema)
         self._pending: int | None = None  # articles stored in a `batch()` since its last index commit

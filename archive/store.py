@@ -91,6 +91,39 @@ MIGRATIONS: tuple[str, ...] = (
         op         TEXT NOT NULL CHECK (op IN ('insert', 'import', 'replace', 'retag', 'correct', 'delete'))
     )
     """,
+    # 6: followed sources (feeds polled on a schedule) and the entries each has given (see subscriptions.py).
+    """
+    CREATE TABLE sources (
+        id              INTEGER PRIMARY KEY,
+        name            TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        url             TEXT NOT NULL UNIQUE,
+        page_url        TEXT,
+        every_seconds   INTEGER NOT NULL,
+        on_topic_only   INTEGER NOT NULL DEFAULT 0,
+        added_at        TEXT NOT NULL,
+        etag            TEXT,
+        last_modified   TEXT,
+        status          TEXT NOT NULL DEFAULT 'new' CHECK (status IN ('new', 'ok', 'failed', 'paused')),
+        last_poll_at    TEXT,
+        last_success_at TEXT,
+        last_error      TEXT,
+        failures        INTEGER NOT NULL DEFAULT 0,
+        next_poll_at    TEXT,
+        polls           INTEGER NOT NULL DEFAULT 0,
+        added           INTEGER NOT NULL DEFAULT 0,
+        skipped         INTEGER NOT NULL DEFAULT 0,
+        last_added      INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE source_entries (
+        source_id  INTEGER NOT NULL REFERENCES sources (id) ON DELETE CASCADE,
+        entry_key  TEXT NOT NULL,
+        article_id TEXT,
+        outcome    TEXT NOT NULL CHECK (outcome IN ('added', 'updated', 'duplicate', 'off-topic')),
+        seen_at    TEXT NOT NULL,
+        PRIMARY KEY (source_id, entry_key)
+    );
+    CREATE INDEX source_entries_article ON source_entries (article_id);
+    """,
 )
 
 _ARTICLE_COLUMNS = (

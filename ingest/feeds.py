@@ -43,6 +43,7 @@ class FeedEntry:
     published: str | None
     content: str  # text of the entry's full content, if any
     summary: str  # text of its summary or description
+    key: str = ""  # what identifies the entry from one fetch of the feed to the next (id, link or title)
 
 
 @dataclass
@@ -70,6 +71,14 @@ def _authors(entry) -> list[str]:
             name = name[name.index("(") + 1 :].rstrip(")")
         found.extend(n for n in authors_from_byline(name) if "@" not in n)
     return list(dict.fromkeys(found))
+
+
+def _entry_key(entry) -> str:
+    """The entry's id (RSS guid, Atom id), else its link, else its title and date."""
+    for value in (entry.get("id"), entry.get("link")):
+        if isinstance(value, str) and value.strip():
+            return value.strip()[:1000]
+    return f"{entry.get('title', '')}|{entry.get('published', '') or entry.get('updated', '')}"[:1000]
 
 
 def _problem(parsed) -> str | None:
@@ -133,6 +142,7 @@ def parse_feed(data: bytes, origin: str, url: str | None = None) -> Feed:
                 published=_date(entry),
                 content=max((fragment_text(c) for c in contents), key=word_count, default=""),
                 summary=fragment_text(entry.get("summary", "")),
+                key=_entry_key(entry),
             )
         )
     return feed

@@ -20,6 +20,9 @@ class FetchedPage:
     url: str  # after redirects
     data: bytes
     content_type: str | None
+    status: int = 200  # 304 when a conditional request found the page unchanged (and `data` is empty)
+    etag: str | None = None
+    last_modified: str | None = None
 
 
 def is_public_address(address: str) -> bool:
@@ -59,8 +62,23 @@ class _GuardedHTTPSConnection(http.client.HTTPSConnection, _GuardedConnection):
     pass
 
 
-def fetch(url: str, *, timeout: float, max_bytes: int, allow_private: bool, user_agent: str) -> FetchedPage:
-    """GET `url`, following up to five redirects, each one checked like the first."""
+def fetch(
+    url: str,
+    *,
+    timeout: float,
+    max_bytes: int,
+    allow_private: bool,
+    user_agent: str,
+    etag: str | None = None,
+    last_modified: str | None = None,
+) -> FetchedPage:
+    """GET `url`, following up to five redirects, each one checked like the first.
+
+    With `etag` or `last_modified` (from an earlier answer) the request is conditional: an unchanged
+    page answers 304 with no body. An HTTP error raises FetchError with its status and Retry-After.
+    """
+    conditions = {"If-None-Match": etag, "If-Modified-Since": last_modified}
+    headers = {"User-Agent": user_agent, "Accept": ACCEPT} | {k: v for k, v in conditions.items() if v}
     for _ in range(MAX_REDIRECTS + 1):
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -72,18 +90,30 @@ def fetch(url: str, *, timeout: float, max_bytes: int, allow_private: bool, user
         conn = cls(parts.hostname, parts.port, timeout=timeout, **kwargs)
         conn.allow_private = allow_private
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        response = None
         try:
-            conn.request("GET", target, headers={"User-Agent": user_agent, "Accept": ACCEPT})
+            conn.request("GET", target, headers=headers)
             response = conn.getresponse()
             if response.status in (301, 302, 303, 307, 308) and response.getheader("Location"):
                 url = urljoin(url, response.getheader("Location"))
                 continue
             if response.status >= 400:
-                raise FetchError(f"{url} answered HTTP {response.status} {response.reason}.")
-            data = response.read(max_bytes + 1)
+                raise FetchError(
+                    f"{url} answered HTTP {response.status} {response.reason}.",
+                    status=response.status,
+                    retry_after=response.getheader("Retry-After"),
+                )
+            data = b"" if response.status == 304 else response.read(max_bytes + 1)
             if len(data) > max_bytes:
                 raise FetchError(f"{url} is larger than the {max_bytes:,}-byte limit for one input.")
-            return FetchedPage(url=url, data=data, content_type=response.getheader("Content-Type"))
+            return FetchedPage(
+                url=url,
+                data=data,
+                content_type=response.getheader("Content-Type"),
+                status=response.status,
+                etag=response.getheader("ETag"),
+                last_modified=response.getheader("Last-Modified"),
+            )
         except (OSError, http.client.HTTPException, ssl.SSLError) as exc:
             if isinstance(exc, FetchError):
                 raise
@@ -92,5 +122,7 @@ def fetch(url: str, *, timeout: float, max_bytes: int, allow_private: bool, user
                 reason = "the host name could not be resolved"
             raise FetchError(f"{url} could not be fetched: {reason}.") from None
         finally:
+            if response is not None:  # an answer read only in part (an error, a redirect) holds the socket
+                response.close()
             conn.close()
     raise FetchError(f"{url} redirected more than {MAX_REDIRECTS} times.")

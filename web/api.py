@@ -7,7 +7,7 @@ from functools import partial
 from flask import Blueprint, jsonify, request
 
 from archive.errors import ArticleNotFound, InvalidQuery
-from archive.serialize import article_to_dict, outcome_to_dict, result_to_dict, similar_to_dict
+from archive.serialize import article_to_dict, outcome_to_dict, result_to_dict, similar_to_dict, source_to_dict
 from ingest.pipeline import ingest_documents
 from ingest.sources import RawDocument, SourceRef, is_url, pasted_text, read_bytes, read_source
 
@@ -16,6 +16,9 @@ from .search_state import BadParameter, state_from_request
 from .security import csrf
 
 bp = Blueprint("api", __name__, url_prefix="/api")
+
+# A feed's cache validators: of use to the poller only, and not the public's business.
+PRIVATE_SOURCE_FIELDS = ("etag", "last_modified")
 
 
 @bp.get("/search")
@@ -27,6 +30,13 @@ def search():
     except (BadParameter, InvalidQuery) as exc:
         return jsonify(error=str(exc)), 400
     return jsonify(result_to_dict(result))
+
+
+@bp.get("/sources")
+def sources():
+    """The followed sources, as `archive sources list --json` prints them but for the poller's private fields."""
+    listed = [source_to_dict(source) for source in get_archive().sources.list()]
+    return jsonify(sources=[{k: v for k, v in s.items() if k not in PRIVATE_SOURCE_FIELDS} for s in listed])
 
 
 @bp.errorhandler(ArticleNotFound)

@@ -7,7 +7,9 @@ from typing import Any
 
 from flask import Flask
 
-from . import api, articles, auth, curation, docs, errors, exports, formatting, health, search, security
+from archive.models import SearchQuery
+
+from . import api, articles, auth, curation, docs, errors, exports, formatting, health, search, security, sources
 from .extension import init_archive
 
 
@@ -35,10 +37,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     arch = init_archive(app, app.config.get("DATA_DIR"), app.config.get("ARCHIVE_SETTINGS"))
     check_on_start(app, arch)
+    arch.search(SearchQuery())  # the facet and date columns are read now, not on the first visitor's request
     if app.config.get("MAX_CONTENT_LENGTH") is None:  # Flask's default is None: no limit
         app.config["MAX_CONTENT_LENGTH"] = arch.config.max_content_length
 
-    for blueprint in (search.bp, articles.bp, api.bp, exports.bp, health.bp, docs.bp, auth.bp, curation.bp):
+    blueprints = (search.bp, articles.bp, api.bp, exports.bp, health.bp, docs.bp, auth.bp, curation.bp, sources.bp)
+    for blueprint in blueprints:
         app.register_blueprint(blueprint)
     formatting.init_app(app)
     security.init_app(app, arch.config.data_dir)

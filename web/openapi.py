@@ -8,6 +8,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from archive.config import SETTINGS
 from archive.models import OFF_TOPIC, TOPICS
+from archive.subscriptions import MAX_EVERY_SECONDS, MIN_EVERY_SECONDS
 
 from .search_state import MAX_QUERY_LENGTH, SORTS
 
@@ -241,6 +242,34 @@ def _schemas() -> dict:
             },
             "One line of /export.jsonl: the columns of /export.csv as keys, in the same order.",
         ),
+        "Source": _record(
+            {
+                "id": {"type": "integer", "minimum": 1},
+                "name": {"type": "string", "description": "Its articles carry this name as their source."},
+                "url": {"type": "string", "format": "uri", "description": "The feed itself."},
+                "page_url": _nullable("string", "The page the feed was found through, if any.", format="uri"),
+                "every_seconds": {"type": "integer", "minimum": MIN_EVERY_SECONDS, "maximum": MAX_EVERY_SECONDS},
+                "on_topic_only": {"type": "boolean", "description": "Only entries about child protection are kept."},
+                "added_at": {"type": "string", "format": "date-time"},
+                "status": {
+                    "type": "string", "enum": ["new", "ok", "failed", "paused"],
+                    "description": "new: never polled; failed: retried later; paused: after repeated failures.",
+                },
+                "last_poll_at": _nullable("string", "The last poll, whatever its outcome.", format="date-time"),
+                "last_success_at": _nullable("string", "The last poll that reached the feed.", format="date-time"),
+                "last_error": _nullable("string", "Why the last poll failed, or which entries failed."),
+                "failures": {"type": "integer", "minimum": 0, "description": "Failed polls in a row."},
+                "next_poll_at": _nullable("string", "When it is next due.", format="date-time"),
+                "polls": {"type": "integer", "minimum": 0},
+                "added": {"type": "integer", "minimum": 0, "description": "Articles it added, over all polls."},
+                "skipped": {"type": "integer", "minimum": 0, "description": "Entries left out as off-topic."},
+                "last_added": {"type": "integer", "minimum": 0, "description": "Articles the last poll added."},
+                "articles": {"type": "integer", "minimum": 0, "description": "Articles in the archive under its name."},
+                "every": {"type": "string", "pattern": "^[0-9]+[smhd]$", "description": "The interval as 30m, 2h, 1d."},
+            },
+            "A feed the archive follows, and how its polls went.",
+        ),
+        "SourceList": _record({"sources": {"type": "array", "items": _ref("schemas", "Source")}}),
         "Health": _record({
             "status": {"type": "string", "const": "ok"},
             "articles": {"type": "integer", "minimum": 0, "description": "Articles in the store."},
@@ -352,6 +381,31 @@ def _examples() -> dict:
             "    <updated>2026-02-17T00:00:00Z</updated>\n  </entry>\n</feed>\n"
         ),
         "health": {"status": "ok", "articles": 30},
+        "sources": {
+            "sources": [
+                {
+                    "id": 1,
+                    "name": "The Harbour Courier",
+                    "url": "https://harbourcourier.example/feed.atom",
+                    "page_url": "https://harbourcourier.example/news",
+                    "every_seconds": 1800,
+                    "on_topic_only": True,
+                    "added_at": "2026-02-01T09:00:00+00:00",
+                    "status": "ok",
+                    "last_poll_at": "2026-02-18T07:00:00+00:00",
+                    "last_success_at": "2026-02-18T07:00:00+00:00",
+                    "last_error": None,
+                    "failures": 0,
+                    "next_poll_at": "2026-02-18T07:30:00+00:00",
+                    "polls": 812,
+                    "added": 143,
+                    "skipped": 61,
+                    "last_added": 2,
+                    "articles": 143,
+                    "every": "30m",
+                }
+            ]
+        },
         "outcome": {
             "source": "api text",
             "status": "added",
@@ -427,6 +481,14 @@ def _paths(examples: dict) -> dict:
                 "200": {"description": "Similar articles.", "content": _json("Similar", examples["similar"])},
                 "404": not_found,
             },
+        ),
+        "/api/sources": _operation(
+            "listSources",
+            "Followed sources",
+            "The feeds the archive follows, as the Sources page lists them: status, schedule, last poll and "
+            "error, and the articles each has given (search with source=<name> to read them).",
+            (),
+            {"200": {"description": "Every followed source.", "content": _json("SourceList", examples["sources"])}},
         ),
         "/export.csv": _operation(
             "exportCsv",
