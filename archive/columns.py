@@ -24,7 +24,7 @@ from whoosh.util.numeric import byte_to_length
 from whoosh.util.times import datetime_to_long
 
 from .recent import Recent
-from .segments import SegmentArrays, column_codes, leaf_postings, length_bytes, numeric_column
+from .segments import SegmentArrays, column_codes, leaf_postings, length_bytes, nbytes, numeric_column
 
 RESULT_CACHE_SIZE = 64  # recent search results kept per searcher
 SNIPPET_CACHE_SIZE = 2000  # recent highlighted snippets kept per searcher: paging and facet clicks reuse them
@@ -45,7 +45,7 @@ class SearcherCache:
         self.size = searcher.reader().doc_count_all()
         self._lock = threading.Lock()
         self._whole: dict[Hashable, object] = {}  # columns, their codes and other per-document arrays
-        self._kept_arrays = Recent(CACHE_BYTES, weigh=_nbytes)  # posting lists and masks
+        self._kept_arrays = Recent(CACHE_BYTES, weigh=nbytes)  # posting lists and masks
         self._results = Recent(RESULT_CACHE_SIZE)
         self._snippets = Recent(SNIPPET_CACHE_SIZE)
 
@@ -297,10 +297,6 @@ def _frozen(array: np.ndarray) -> np.ndarray:
 def _frozen_all(found):
     """An array, or a tuple of arrays, made read-only."""
     return tuple(_frozen(a) for a in found) if isinstance(found, tuple) else _frozen(found)
-
-
-def _nbytes(found) -> int:
-    return sum(a.nbytes for a in found) if isinstance(found, tuple) else found.nbytes
 
 
 def _naive(moment: datetime | None) -> datetime | None:

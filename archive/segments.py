@@ -26,9 +26,10 @@ SEGMENT_CACHE_BYTES = 256 * 1024 * 1024  # per-segment columns, lengths and post
 Codes = tuple[list, np.ndarray]  # a column's distinct values, and each document's position among them
 
 
-def _nbytes(found) -> int:
+def nbytes(found) -> int:
+    """The memory an array, a tuple of arrays or a list of values holds (lists and values estimated)."""
     if isinstance(found, tuple):
-        return sum(_nbytes(part) for part in found)
+        return sum(nbytes(part) for part in found)
     if isinstance(found, np.ndarray):
         return found.nbytes
     return 64 * len(found) if isinstance(found, list) else 64
@@ -38,7 +39,7 @@ class SegmentArrays:
     """Arrays read from segments, by segment and name; shared by the searchers of one index."""
 
     def __init__(self, limit: int = SEGMENT_CACHE_BYTES) -> None:
-        self._kept = Recent(limit, weigh=_nbytes)
+        self._kept = Recent(limit, weigh=nbytes)
 
     def get(self, reader: IndexReader, key: Hashable, compute: Callable[[], object]):
         segment = reader.segment()

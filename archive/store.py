@@ -124,6 +124,8 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX source_entries_article ON source_entries (article_id);
     """,
+    # 7: articles by source, for the article count of each followed source (subscriptions.py).
+    "CREATE INDEX articles_source ON articles (source)",
 )
 
 _ARTICLE_COLUMNS = (

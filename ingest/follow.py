@@ -30,7 +30,7 @@ from .feeds import Feed, entry_article, parse_feed
 from .fetch import FetchedPage, fetch
 from .learning import load_tagger
 from .pipeline import finish_article, page_fetcher, tag_article
-from .sources import gunzip, sniff_kind
+from .sources import SourceRef, gunzip, read_source
 
 LOGGER = logging.getLogger(__name__)
 
@@ -81,17 +81,16 @@ def discover(url: str, config: Config) -> tuple[str, Feed, str | None]:
 
     A page names its feeds with <link rel="alternate" type="application/rss+xml" href="...">; the first is taken.
     """
-    page = _get(url, config)
-    data = gunzip(page.data, config.max_input_bytes, url)
-    if sniff_kind(data, page.content_type) == "feed":
-        return page.url, _read_feed(page, config), None
-    soup = BeautifulSoup(decode_bytes(data, url), "lxml")
+    raw = read_source(SourceRef(origin=url, url=url), config)  # fetched, size-checked, gzip undone, kind sniffed
+    if raw.kind == "feed":
+        return raw.url, parse_feed(raw.data, url, url=raw.url), None
+    soup = BeautifulSoup(decode_bytes(raw.data, url), "lxml")
     for link in soup.find_all("link", href=True):
         rel = [r.lower() for r in link.get("rel") or []]
         if "alternate" in rel and (link.get("type") or "").split(";")[0].strip().lower() in FEED_TYPES:
-            feed_url = urljoin(page.url, link["href"].strip())
-            feed_page = _get(feed_url, config)
-            return feed_page.url, _read_feed(feed_page, config), page.url
+            feed_url = urljoin(raw.url, link["href"].strip())
+            feed = read_source(SourceRef(origin=feed_url, url=feed_url), config)
+            return feed.url, parse_feed(feed.data, feed_url, url=feed.url), raw.url
     raise SourceError(f"{url} is a web page that names no RSS or Atom feed.")
 
 
