@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import shutil
 import threading
 import time
@@ -15,16 +14,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
-from whoosh.analysis import STOP_WORDS, CharsetFilter, LowercaseFilter, RegexTokenizer, StemFilter, StopFilter
 from whoosh.fields import DATETIME, ID, KEYWORD, STORED, TEXT, Schema
 from whoosh.index import FileIndex, LockError
 from whoosh.index import IndexError as WhooshIndexError
 from whoosh.searching import Searcher
-from whoosh.support.charset import accent_map
 from whoosh.util.filelock import LockBase, try_for
 from whoosh.writing import IndexWriter
 
 from . import indexdir
+from .analysis import NAME_ANALYZER, TEXT_ANALYZER, distinct_words
+from .bulkwriter import ParallelWriter
 from .errors import IndexBusy
 from .mapped import SharedFileStorage
 from .models import OFF_TOPIC, Article, LoggedChanges
@@ -40,23 +39,9 @@ REBUILD_COMMIT = 5000  # articles per commit of a rebuild, the unit a resumed re
 # files (schema 6) were opened lazily, and another process's merge could delete them first: a search
 # then failed on a missing column. Whoosh (3.54) copied each compound file wholly into memory on
 # opening (3 GB at 100,000 articles); SharedFileStorage reads it from a map instead.
-BULK_WRITER_MB = 128  # memory for each bulk writer process's postings before it writes them out
 
-# Accent folding before stemming, so "Europäische" and "Europaische" meet, and "arrests" finds "arrested".
-SPELLING_ANALYZER = RegexTokenizer() | LowercaseFilter() | CharsetFilter(accent_map) | StopFilter()
-TEXT_ANALYZER = SPELLING_ANALYZER | StemFilter()
-_WORD = re.compile(r"\w+(?:\.?\w+)*")  # RegexTokenizer's default pattern
-_MIN_WORD = 2  # StopFilter's default minimum length
 WORDS_FIELD = "words"
 NO_TOPIC = "none"  # the timeline's stack for articles without a topic
-
-NAME_ANALYZER = RegexTokenizer() | LowercaseFilter() | CharsetFilter(accent_map)
-
-
-def distinct_words(text: str) -> set[str]:
-    """The words of a text as SPELLING_ANALYZER reads them, without running it token by token."""
-    folded = text.lower().translate(accent_map)
-    return {w for w in _WORD.findall(folded) if len(w) >= _MIN_WORD and w not in STOP_WORDS}
 
 
 def build_schema(text_analyzer=TEXT_ANALYZER) -> Schema:
@@ -80,17 +65,19 @@ def build_schema(text_analyzer=TEXT_ANALYZER) -> Schema:
     )
 
 
-def article_to_document(article: Article) -> dict:
-    """The index document for an article; topics include people's corrections."""
+def article_to_document(article: Article, words: bool = True) -> dict:
+    """The index document for an article; topics include people's corrections. Without `words`,
+    the words field is left for the writer to derive (the bulk writer does, as it reads the text)."""
     doc = {
         "id": article.id,
         "title": article.title,
         "body": article.body,
-        "words": " ".join(distinct_words(f"{article.title}\n{article.body}")),
         "topics": OFF_TOPIC if article.off_topic else ",".join(article.topics),
         "url": article.canonical_url or article.url or "",
         "dated": "1" if article.published else "0",
     }
+    if words:
+        doc[WORDS_FIELD] = " ".join(distinct_words(f"{article.title}\n{article.body}"))
     if article.author:
         doc["author"] = article.author
     if article.source:
@@ -151,7 +138,8 @@ class LoggedWriter:
 
     def add(self, article: Article) -> None:
         """A new article, in no committed document yet (a bulk import's own)."""
-        self.writer.add_document(**article_to_document(article))
+        derived = getattr(self.writer, "derives_words", False)
+        self.writer.add_document(**article_to_document(article, words=not derived))
         self.written = True
 
     def apply(self, log: LogReader, ids: list[str], inspect: bool = False) -> Replay:
@@ -367,15 +355,15 @@ class ArchiveIndex:
             self._write_lock.release()
 
     def _open_writer(self, procs: int, deadline: float, wait: float) -> tuple[IndexWriter, Path]:
-        # With `procs` above 1 (bulk imports), that many processes analyse documents into segments of
-        # their own, which are added without a merge.
-        options = {"procs": procs, "multisegment": True, "limitmb": BULK_WRITER_MB} if procs > 1 else {}
+        # With `procs` above 1 (bulk imports), that many processes build segments of their own,
+        # which are added without a merge.
         while True:
             self._follow_swap()
             with self._lock:
                 folder, ix = self.folder, self.ix
             try:
-                writer = ix.writer(timeout=max(0.0, deadline - time.monotonic()), **options)
+                timeout = max(0.0, deadline - time.monotonic())
+                writer = ParallelWriter(ix, procs, timeout=timeout) if procs > 1 else ix.writer(timeout=timeout)
             except LockError:
                 raise IndexBusy(self._busy_message(wait)) from None
             except (OSError, WhooshIndexError):
@@ -395,8 +383,8 @@ class ArchiveIndex:
     def writer(self, procs: int = 1, optimize: bool = False) -> Iterator[IndexWriter]:
         """A writer that waits up to `writer_timeout` for the lock, commits on success, cancels on error.
 
-        With `procs` above 1 (bulk imports), that many processes analyse documents into segments of
-        their own, which are added without a merge; `optimize` merges them later, off the ingest path.
+        With `procs` above 1 (bulk imports), that many processes build segments of their own (see
+        bulkwriter.ParallelWriter), added without a merge; `optimize` merges them later, off the ingest path.
         """
         with self._locked(procs) as (writer, _folder):
             try:

@@ -6,14 +6,9 @@ every article gets its own outcome under an origin such as "feed.xml#3" or "expo
 
 from __future__ import annotations
 
-import ctypes
 import logging
-import multiprocessing
 import os
-import signal
-import sys
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass
 from functools import partial
@@ -22,6 +17,7 @@ from archive.config import Config
 from archive.errors import ArchiveError, ExtractionError
 from archive.models import Article, IngestOutcome
 from archive.service import Archive
+from archive.workers import worker_pool
 
 from .clean import decode_bytes, detect_language, normalize_line, normalize_text
 from .dedup import fingerprint
@@ -38,7 +34,6 @@ LOGGER = logging.getLogger(__name__)
 
 PARALLEL_MIN_INPUTS = 16  # fewer inputs than this are extracted here: starting workers costs a second or two
 PARALLEL_WINDOW = 256  # inputs handed to the workers at a time
-PR_SET_PDEATHSIG = 1  # Linux prctl(2): a signal the process gets when its parent dies
 
 
 @dataclass
@@ -180,25 +175,11 @@ def extraction_procs(config: Config, refs: list[SourceRef]) -> int:
 
 def extract_in_parallel(refs: list[SourceRef], config: Config, procs: int) -> Iterator[Extracted]:
     """Stages 1-4 for each input on `procs` processes; a window of inputs at a time keeps memory bounded."""
-    context = multiprocessing.get_context("spawn")  # no fork of a process that may hold threads and locks
-    workers = ProcessPoolExecutor(procs, mp_context=context, initializer=_worker_start, initargs=(os.getpid(),))
-    with workers as pool:
+    with worker_pool(procs) as pool:
         for start in range(0, len(refs), PARALLEL_WINDOW):
             window = refs[start : start + PARALLEL_WINDOW]
             for items in pool.map(_extract_one, window, [config] * len(window), chunksize=4):
                 yield from items
-
-
-def _worker_start(parent: int) -> None:
-    """In each extraction worker: die with the ingesting process, so that an ingest killed midway leaves
-    no workers behind holding its output open; and write nothing to its standard output."""
-    if sys.platform == "linux":
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != parent:  # the ingest died before the line above took effect
-        os._exit(1)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
-    os.close(devnull)
 
 
 def _extract_one(ref: SourceRef, config: Config) -> list[Extracted]:

@@ -10,8 +10,9 @@ import pytest
 from whoosh.query import Term
 
 from archive import indexdir
+from archive.analysis import TEXT_ANALYZER
 from archive.errors import IndexBusy
-from archive.index import SCHEMA_VERSION, TEXT_ANALYZER, ArchiveIndex, article_to_document
+from archive.index import SCHEMA_VERSION, ArchiveIndex, article_to_document
 from archive.indexlog import IndexLog
 from archive.models import Article, TopicScore
 from archive.store import Store
