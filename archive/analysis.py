@@ -14,6 +14,8 @@ from whoosh.support.charset import accent_map
 SPELLING_ANALYZER = RegexTokenizer() | LowercaseFilter() | CharsetFilter(accent_map) | StopFilter()
 TEXT_ANALYZER = SPELLING_ANALYZER | StemFilter()
 NAME_ANALYZER = RegexTokenizer() | LowercaseFilter() | CharsetFilter(accent_map)
+# The index field of each distinct word as SPELLING_ANALYZER reads it: did-you-mean's and fuzzy terms' word list
+WORDS_FIELD = "words"
 
 # RegexTokenizer's tokens ("*" counts as a letter, for wildcards): its pattern `[\w\*]+(\.?[\w\*]+)*`
 # matches the same, greedily, as this one, which never backtracks and has no group for findall to return.

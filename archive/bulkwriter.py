@@ -15,6 +15,7 @@ import gc
 import os
 from array import array
 from collections import defaultdict
+from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from pickle import dumps
 
@@ -26,14 +27,13 @@ from whoosh.system import pack_uint, pack_ushort
 from whoosh.util.numeric import byte_to_length, length_to_byte
 from whoosh.writing import SegmentWriter
 
-from .analysis import term_positions
+from .analysis import WORDS_FIELD, term_positions
 from .mapped import SharedFileStorage
 from .workers import worker_pool
 
 SEGMENT_DOCS = 10_000  # documents per built segment: about 300 MB of postings in its worker
 LOCAL_DOCS = 2_000  # fewer documents than this, all told, are built in the writer's own process
 POSITION_FIELDS = ("body", "title")  # TEXT fields read by analysis.term_positions
-WORDS_FIELD = "words"  # derived from the position fields when a document does not give it
 _ONE = pack_uint(1)  # a frequency of one, the value of every posting of the words field
 
 
@@ -159,27 +159,31 @@ def write_postings(fieldwriter, schema, postings: dict, words: dict, lengths: di
     """Each posting list in field and term order, a block at a time: what W3FieldWriter.add and
     W3PostingsWriter.add_posting do one posting at a time, with the same block statistics (Whoosh
     is pinned to one version for this). Terms sort as their UTF-8 bytes do."""
-    for name in sorted({*postings, *([WORDS_FIELD] if words else [])}):
+    fields = {name: _listed(table) for name, table in postings.items()}
+    if words:
+        fields[WORDS_FIELD] = _listed_words(words, schema[WORDS_FIELD].format.field_boost)
+    for name in sorted(fields):
         fieldwriter.start_field(name, schema[name])
         writer = fieldwriter._postwriter
-        limit = writer._blocklimit
         field_lengths = lengths.get(name)
         valueless = fieldwriter._format.fixed_value_size() == 0
-        if name == WORDS_FIELD:
-            boost = fieldwriter._format.field_boost
-            for word in sorted(words):
-                docs = words[word]
-                weights, values = array("f", [boost]) * len(docs), [_ONE] * len(docs)
-                _write_term(fieldwriter, writer, word.encode("utf-8"), (docs, weights, values), limit, None, False)
-            fieldwriter.finish_field()
-            continue
-        table = postings[name]
-        for term in sorted(table):
-            btext = term if isinstance(term, bytes) else term.encode("utf-8")
-            flat = table[term]  # document, weight, value, document, ...
-            listed = (array("I", flat[0::3]), array("f", flat[1::3]), flat[2::3])
-            _write_term(fieldwriter, writer, btext, listed, limit, field_lengths, valueless)
+        for btext, listed in fields[name]:
+            _write_term(fieldwriter, writer, btext, listed, writer._blocklimit, field_lengths, valueless)
         fieldwriter.finish_field()
+
+
+def _listed(table: dict) -> Iterator[tuple[bytes, tuple]]:
+    """Each term's (documents, weights, values), from its flat list, in term order."""
+    for term in sorted(table):
+        flat = table[term]  # document, weight, value, document, ...
+        btext = term if isinstance(term, bytes) else term.encode("utf-8")
+        yield btext, (array("I", flat[0::3]), array("f", flat[1::3]), flat[2::3])
+
+
+def _listed_words(words: dict[str, list[int]], boost: float) -> Iterator[tuple[bytes, tuple]]:
+    for word in sorted(words):
+        docs = words[word]
+        yield word.encode("utf-8"), (docs, array("f", [boost]) * len(docs), [_ONE] * len(docs))
 
 
 def _write_term(fieldwriter, writer, btext: bytes, postings: tuple, limit: int, field_lengths, valueless: bool):

@@ -22,7 +22,7 @@ from whoosh.util.filelock import LockBase, try_for
 from whoosh.writing import IndexWriter
 
 from . import indexdir
-from .analysis import NAME_ANALYZER, TEXT_ANALYZER, distinct_words
+from .analysis import NAME_ANALYZER, TEXT_ANALYZER, WORDS_FIELD, distinct_words
 from .bulkwriter import ParallelWriter
 from .errors import IndexBusy
 from .mapped import SharedFileStorage
@@ -40,7 +40,6 @@ REBUILD_COMMIT = 5000  # articles per commit of a rebuild, the unit a resumed re
 # then failed on a missing column. Whoosh (3.54) copied each compound file wholly into memory on
 # opening (3 GB at 100,000 articles); SharedFileStorage reads it from a map instead.
 
-WORDS_FIELD = "words"
 NO_TOPIC = "none"  # the timeline's stack for articles without a topic
 
 

@@ -29,10 +29,10 @@ from whoosh.query import And, Every, FuzzyTerm, NumericRange, Phrase, Query, Ter
 from whoosh.searching import Results, Searcher
 
 from . import ranking
-from .analysis import SPELLING_ANALYZER
+from .analysis import SPELLING_ANALYZER, WORDS_FIELD
 from .columns import SearcherCache, docnums, intersect
 from .errors import InvalidQuery
-from .index import NO_TOPIC, WORDS_FIELD, build_schema
+from .index import NO_TOPIC, build_schema
 from .models import OFF_TOPIC, Hit, SearchQuery, SearchResult, Similar, Timeline, TimelineBucket
 from .segments import SegmentArrays
 
