@@ -264,6 +264,8 @@ def run(
             report.fts_import_rate = articles / (time.perf_counter() - started)
         report.latencies = {"whoosh": {}, "fts5": {}, "page": {}}
         arch.search(SearchQuery(q="warm up"))  # first searcher, columns
+        if render_page is not None:
+            render_page("q=warm+up")  # the web app's own archive and searcher, as a running server has them
         for query in MIX:
             for round_ in range(rounds):
                 per_page = 10 + round_

@@ -17,6 +17,7 @@ from array import array
 from collections import defaultdict
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from pathlib import Path
 from pickle import dumps
 
 from whoosh.codec.base import Segment
@@ -27,6 +28,7 @@ from whoosh.system import pack_uint, pack_ushort
 from whoosh.util.numeric import byte_to_length, length_to_byte
 from whoosh.writing import SegmentWriter
 
+from . import termarrays
 from .analysis import WORDS_FIELD, term_positions
 from .mapped import SharedFileStorage
 from .workers import worker_pool
@@ -49,6 +51,8 @@ class SegmentBuilder(SegmentWriter):
         self.postings: dict[str, dict[str | bytes, list]] = defaultdict(dict)
         self.words: dict[str, list[int]] = {}  # the words field: word -> document numbers
         self.lengths: dict[str, dict[int, int]] = defaultdict(dict)  # field -> docnum -> length as stored
+        # field -> term -> the positions of each of its postings, one after another (for termarrays)
+        self.places: dict[str, dict[str, list[int]]] = defaultdict(dict)
         for name in POSITION_FIELDS:
             if name in self.schema and not isinstance(self.schema[name].format, Positions):
                 raise ValueError(f"the bulk writer reads {name!r} as a field with positions")
@@ -87,7 +91,7 @@ class SegmentBuilder(SegmentWriter):
         """Postings as Whoosh's Positions format encodes them: the count, then the pickled gaps."""
         boost = field.format.field_boost
         docnum, table, length = self.docnum, self.postings[name], 0
-        get = table.get
+        get, kept = table.get, self.places[name]
         for term, places in positions.items():
             count = len(places)
             length += count
@@ -100,8 +104,10 @@ class SegmentBuilder(SegmentWriter):
             postings = get(term)
             if postings is None:
                 table[term] = [docnum, count * boost, value]
+                kept[term] = list(places)
             else:
                 postings += (docnum, count * boost, value)
+                kept[term] += places
         return self._record_length(name, field, length)
 
     def _add_words(self, words: set[str]) -> None:
@@ -136,17 +142,38 @@ class SegmentBuilder(SegmentWriter):
     def _flush_segment(self) -> None:
         self.perdocwriter.close()
         write_postings(self.fieldwriter, self.schema, self.postings, self.words, self.lengths)
-        self.postings, self.words = defaultdict(dict), {}
+        self.words = {}
         self.fieldwriter.close()
+
+    def _array_entries(self) -> Iterator[termarrays.Entry]:
+        """The segment's posting lists as termarrays writes them."""
+        schema = self.schema
+        for name in termarrays.kept_fields(schema):
+            table = self.postings.get(name, {})
+            field = schema[name]
+            if name in POSITION_FIELDS:
+                boost, places = field.format.field_boost, self.places[name]
+                for term, flat in table.items():
+                    yield name, term.encode("utf-8"), flat[0::3], [round(w / boost) for w in flat[1::3]], places[term]
+            elif termarrays.positional(schema, name):
+                for btext, flat in table.items():
+                    found = [field.format.decode_positions(value) for value in flat[2::3]]
+                    yield name, btext, flat[0::3], [len(p) for p in found], [n for p in found for n in p]
+            else:
+                for btext, flat in table.items():
+                    yield name, btext, flat[0::3], flat[1::3], None
 
     def finish(self) -> Segment:
         """Write the segment out and return it, for a writer holding the index lock to commit."""
         self._check_state()
         try:
             segment = self._finalize_segment()
+            path = termarrays.path_for(Path(self.storage.folder), segment.segment_id())
+            termarrays.write(path, self.docnum, self.schema, self._array_entries())
         except BaseException:
             self.cancel()
             raise
+        self.postings, self.places = defaultdict(dict), defaultdict(dict)
         self._finish()
         return segment
 
@@ -235,7 +262,7 @@ def build_segment(folder: str, indexname: str, documents: list[dict]) -> Segment
             gc.enable()
 
 
-class ParallelWriter(SegmentWriter):
+class ParallelWriter(termarrays.ArraysWriter):
     """The index writer of bulk imports: it holds the lock and does deletions itself, and has added
     documents built into segments of up to SEGMENT_DOCS by `procs` worker processes (fewer than
     LOCAL_DOCS in all are built in this process). The segments join the index at commit, unmerged."""
@@ -259,6 +286,9 @@ class ParallelWriter(SegmentWriter):
             self._hand_out(documents)
 
     def _hand_out(self, documents: list[dict]) -> None:
+        if self.procs <= 1:  # one process: built here
+            self.built.append(build_segment(self.storage.folder, self.indexname, documents))
+            return
         if self.workers is None:
             self.workers = worker_pool(self.procs)
         while len(self.building) >= self.procs:  # at most one batch waiting per worker

@@ -18,13 +18,29 @@ from collections.abc import Hashable, Iterable
 from datetime import UTC, datetime
 
 import numpy as np
-from whoosh.query import And, AndMaybe, AndNot, Every, FuzzyTerm, Not, NullQuery, Or, Prefix, Query, Term, Wildcard
+from whoosh.query import (
+    And,
+    AndMaybe,
+    AndNot,
+    Every,
+    FuzzyTerm,
+    Not,
+    NullQuery,
+    Or,
+    Phrase,
+    Prefix,
+    Query,
+    Term,
+    Wildcard,
+)
 from whoosh.searching import Searcher
 from whoosh.util.numeric import byte_to_length
 from whoosh.util.times import datetime_to_long
 
+from . import termarrays
 from .recent import Recent
 from .segments import SegmentArrays, column_codes, leaf_postings, length_bytes, nbytes, numeric_column
+from .termarrays import TermArrays
 
 RESULT_CACHE_SIZE = 64  # recent search results kept per searcher
 SNIPPET_CACHE_SIZE = 2000  # recent highlighted snippets kept per searcher: paging and facet clicks reuse them
@@ -182,6 +198,10 @@ class SearcherCache:
             return self.matching(query.a)
         if isinstance(query, Not):
             return self.live() & ~self.matching(query.query)
+        if isinstance(query, Phrase):
+            found = self.phrase(query)
+            if found is not None:
+                return found
         return self.whoosh_scored(query)[0]
 
     def whoosh_scored(self, query: Query) -> tuple[np.ndarray, np.ndarray]:
@@ -233,14 +253,58 @@ class SearcherCache:
         btext = self.searcher.schema[field].to_bytes(text) if isinstance(text, str) else text
         for reader, offset in self.searcher.reader().leaf_readers():
             if (field, btext) in reader:
-                found = self._segments.get(
-                    reader, ("postings", field, btext), lambda r=reader: leaf_postings(r, field, btext)
-                )
+                arrays = self.term_arrays(reader)
+                if arrays is not None:  # slices of a map: nothing worth keeping
+                    found = arrays.postings(field, btext)
+                else:
+                    found = self._segments.get(
+                        reader, ("postings", field, btext), lambda r=reader: leaf_postings(r, field, btext)
+                    )
                 ids.append(found[0] + offset)
                 weights.append(found[1])
         if not ids:
             return _frozen(np.zeros(0, dtype=np.int64)), _frozen(np.zeros(0))
         return _frozen(np.concatenate(ids)), _frozen(np.concatenate(weights))
+
+    def term_arrays(self, reader) -> TermArrays | None:
+        """A segment's posting lists as arrays (termarrays.py), when it has them."""
+        found = self._segments.get(reader, "term arrays", lambda: termarrays.for_reader(reader) or False)
+        return found or None
+
+    def phrase(self, query: Phrase) -> np.ndarray | None:
+        """The mask of live documents holding the phrase's words at consecutive positions, from
+        each segment's arrays: None when a segment has none or the phrase is not a plain one (Whoosh
+        answers those). What Whoosh's phrase matcher finds (SpanNear2, slop 1, in order), as one
+        intersection of (document, position less the word's place in the phrase) keys per segment."""
+        field = self.searcher.schema[query.fieldname] if query.fieldname in self.searcher.schema else None
+        if query.slop != 1 or field is None or not field.format.supports("positions"):
+            return None
+        leaves = self.searcher.reader().leaf_readers()
+        arrays = [self.term_arrays(reader) for reader, _offset in leaves]
+        if any(found is None for found in arrays):
+            return None
+
+        def compute() -> np.ndarray:
+            mask = np.zeros(self.size, dtype=bool)
+            try:
+                words = [field.to_bytes(word) for word in query.words]
+            except ValueError:
+                return mask
+            for (_reader, offset), found in zip(leaves, arrays, strict=True):
+                keys = None
+                for place, word in enumerate(words):
+                    docs, positions = found.positions(query.fieldname, word)
+                    # (document, position less the word's place): ascending, as postings are listed
+                    these = (docs << 32) | (positions - place)
+                    these = these[positions >= place]
+                    keys = these if keys is None else _common(keys, these)
+                    if not len(keys):
+                        break
+                if keys is not None and len(keys):
+                    mask[(keys >> 32) + offset] = True
+            return mask & self.live()
+
+        return self._kept(("phrase", query), compute)
 
     def date_range(self, start: datetime | None, end: datetime | None) -> np.ndarray:
         """The mask of documents dated within [start, end] (either end open), from the date column."""
@@ -282,6 +346,16 @@ def intersect(masks: Iterable[np.ndarray]) -> np.ndarray:
     for other in masks[1:]:
         found &= other
     return found
+
+
+def _common(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The values in both of two ascending arrays of distinct values, by binary search of the
+    larger for each of the smaller's (no sort)."""
+    small, large = (a, b) if len(a) <= len(b) else (b, a)
+    if not len(large):
+        return large
+    at = np.minimum(np.searchsorted(large, small), len(large) - 1)
+    return small[large[at] == small]
 
 
 def docnums(mask: np.ndarray) -> list[int]:

@@ -27,6 +27,7 @@ from .bulkwriter import ParallelWriter
 from .errors import IndexBusy
 from .mapped import SharedFileStorage
 from .models import OFF_TOPIC, Article, LoggedChanges
+from .termarrays import ArraysWriter
 
 LOGGER = logging.getLogger(__name__)
 
@@ -362,7 +363,7 @@ class ArchiveIndex:
                 folder, ix = self.folder, self.ix
             try:
                 timeout = max(0.0, deadline - time.monotonic())
-                writer = ParallelWriter(ix, procs, timeout=timeout) if procs > 1 else ix.writer(timeout=timeout)
+                writer = ParallelWriter(ix, procs, timeout=timeout) if procs > 1 else ArraysWriter(ix, timeout=timeout)
             except LockError:
                 raise IndexBusy(self._busy_message(wait)) from None
             except (OSError, WhooshIndexError):
@@ -476,14 +477,14 @@ class ArchiveIndex:
         # an interrupted swap): they are updated, not added twice.
         resumed = bool(after)
         try:
-            writer = ix.writer()
+            writer = ParallelWriter(ix, 1, segment_docs=REBUILD_COMMIT)
             try:
                 pending = 0
                 for article in articles_after(after):
                     if resumed:
-                        writer.update_document(**article_to_document(article))
+                        writer.update_document(**article_to_document(article, words=False))
                     else:
-                        writer.add_document(**article_to_document(article))
+                        writer.add_document(**article_to_document(article, words=False))
                     pending += 1
                     after = article.id or after
                     if progress:
@@ -491,7 +492,7 @@ class ArchiveIndex:
                     if pending >= REBUILD_COMMIT:
                         writer.commit()
                         (fresh / _RESUME_FILE).write_text(after)
-                        writer, pending = ix.writer(), 0
+                        writer, pending = ParallelWriter(ix, 1, segment_docs=REBUILD_COMMIT), 0
                 writer.commit()
             except BaseException:
                 writer.cancel()
@@ -571,7 +572,7 @@ class ArchiveIndex:
 
 def _replay_into(ix: FileIndex, folder: Path, log: LogReader) -> Replay:
     """Replay the index log into the index being built in `folder` (no other writer uses it)."""
-    writer = LoggedWriter(ix.writer(), indexdir.read_seq(folder))
+    writer = LoggedWriter(ArraysWriter(ix), indexdir.read_seq(folder))
     try:
         replay = writer.replay(log)
     except BaseException:

@@ -12,7 +12,7 @@ Tests hold this ranking to Whoosh's, query by query.
 from __future__ import annotations
 
 import numpy as np
-from whoosh.query import And, AndMaybe, AndNot, FuzzyTerm, Not, NullQuery, Or, Prefix, Query, Term, Wildcard
+from whoosh.query import And, AndMaybe, AndNot, FuzzyTerm, Not, NullQuery, Or, Phrase, Prefix, Query, Term, Wildcard
 from whoosh.scoring import BM25F, bm25
 
 from .columns import SearcherCache
@@ -47,6 +47,10 @@ def _score(cache: SearcherCache, query: Query) -> np.ndarray:
         return (cache.live() & ~cache.matching(query.query)).astype(np.float64)
     if query is NullQuery:
         return np.zeros(cache.size)
+    if isinstance(query, Phrase) and (found := cache.phrase(query)) is not None:
+        # Whoosh scores a phrase as the AND of its words (each occurrence in the phrase adds its score)
+        words = sum((_term(cache, query.fieldname, word) for word in query.words), np.zeros(cache.size))
+        return np.where(found, words, 0.0) * query.boost
     # Anything else (a phrase, a range, a boosted group): Whoosh scores that part, once per searcher.
     # Whoosh's AND and OR add up their parts' scores, so the sum above still gives its ranking.
     return cache.whoosh_scored(query)[1]
