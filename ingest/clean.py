@@ -14,6 +14,10 @@ _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), Non
 _SPACES = re.compile(r"[^\S\n]+")
 _BLANK_RUNS = re.compile(r"\n{3,}")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+# A UTF-8 lead byte read as a Latin-1 letter (Â to ô) followed by a continuation byte (0x80-0xBF) read
+# as a Latin-1 control character or as the symbol Windows-1252 puts there (€, ™, ’...).
+_CP1252_CONTINUATIONS = bytes(range(0x80, 0xC0)).decode("cp1252", errors="ignore")
+_MOJIBAKE = re.compile(f"[\u00c2-\u00f4][\u0080-\u00bf{re.escape(_CP1252_CONTINUATIONS)}]")
 
 
 def strip_control_characters(text: str) -> str:
@@ -47,6 +51,20 @@ def _decode_legacy(data: bytes, origin: str) -> str:
         if western is not None and western.chaos <= best.chaos:
             return str(western)
     return str(best)
+
+
+def undo_mojibake(text: str) -> str:
+    """Text that was UTF-8 read as Latin-1 or Windows-1252 ("Investorâ\x80\x99s", "Investorâ€™s") read
+    again as UTF-8; unchanged unless the whole of it round-trips, which ordinary accented text never does
+    ("café" in Latin-1 is no valid UTF-8)."""
+    if not _MOJIBAKE.search(text):
+        return text
+    for legacy in ("cp1252", "latin-1"):
+        try:
+            return text.encode(legacy).decode("utf-8")
+        except UnicodeError:  # a character outside the code page, or bytes that are no UTF-8
+            continue
+    return text
 
 
 def normalize_text(text: str) -> str:

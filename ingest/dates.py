@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterator
 from copy import deepcopy
 from datetime import datetime
+from typing import NamedTuple
+from urllib.parse import urlsplit
 
 from htmldate import find_date
 from lxml import etree
@@ -41,13 +44,17 @@ _MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
 
 _SHOWN_DATE = re.compile(
     rf"\b(?:{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}|\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH},?\s+\d{{4}}"
-    r"|\d{4}-\d{2}-\d{2}|\d{1,2}/\d{1,2}/\d{4})(?!\d)",
+    r"|\d{4}-\d{2}-\d{2}|\d{1,2}[/.]\d{1,2}[/.]\d{4})(?!\d)",
     re.I,
 )
 
 _DATE_LABEL = re.compile(r"\b(published|posted|updated|modified|reviewed|revised)\b\W*(?:on\b)?\W*$", re.I)
 
+_LABEL_KINDS = dict.fromkeys(("published", "posted"), "published")  # other labels mark other dates
+
 _ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+
+_URL_DATE = re.compile(r"/((?:19|20)\d{2})[/-](\d{2})[/-](\d{2})(?:[/-]|\.html?$|$)")
 
 _NUMERIC_DATE = re.compile(r"\b(\d{1,2})[/.](\d{1,2})[/.](\d{4})\b")
 
@@ -65,7 +72,8 @@ def iso_date(value: str | None) -> str | None:
         return "-".join(match.groups())
     if match := _NUMERIC_DATE.search(value):
         first, second, year = (int(g) for g in match.groups())
-        day, month = (first, second) if first > 12 else (second, first) if second > 12 else (0, 0)
+        # Day and month can only be told apart when one is over 12, or when they are the same.
+        day, month = (first, second) if first > 12 or first == second else (second, first) if second > 12 else (0, 0)
         return f"{year:04d}-{month:02d}-{day:02d}" if 1 <= month <= 12 and 1 <= day <= 31 else None
     return parse_dateline(value)
 
@@ -78,29 +86,43 @@ def choose_date(
     modified_ld: list[str | None],
     published_meta: str | None,
 ) -> str | None:
-    """The publication date: the dateline shown under the headline, else htmldate's search of the
-    page, else JSON-LD, article meta tags, then <time>.
+    """The publication date: a full date in the URL's path, else the dateline shown by the headline,
+    else the declared publication date (JSON-LD, then meta tags), else htmldate's search of the page,
+    else the first <time>.
 
-    A date shown by the headline is the one readers see; it counts when labelled "Published" or
-    "Posted", or when unlabelled and not a modification date the page declares ("Updated" dates are
-    skipped). htmldate reads the JSON-LD and meta sources in more formats, and with `original_date`
-    it takes the first publication over later modifications; when it still returns a declared
-    modification date, the JSON-LD publication date wins. All but the metadata are read from the
-    page without navigation, asides, footers and teaser cards, whose dates belong to other articles.
+    Publishing systems write the date into a URL when the article first goes out, so it outranks
+    everything the page says later. A date shown by the headline is the one readers see; it counts
+    when labelled "Published" or "Posted", or when unlabelled and not a modification date the page
+    declares ("Updated" and "Reviewed" dates are not publication dates). The publisher's declared
+    publication date comes before htmldate, whose search of the page is a guess among many dates.
+    All but the metadata are read from the page without navigation, asides, footers and teaser
+    cards, whose dates belong to other articles.
     """
-    published = next((d for value in published_ld if (d := iso_date(value))), None)
+    if from_url := url_date(url):
+        return from_url
+    published = next((d for value in [*published_ld, published_meta] if (d := iso_date(value))), None)
     if tree is None:
-        return published or iso_date(published_meta)
-    modified = modification_dates(tree, modified_ld)
-    labelled, unlabelled = shown_dates(tree, title)
-    if labelled or (unlabelled and unlabelled not in modified):
-        return labelled or unlabelled
-    tree = _without_other_articles(tree, title)
-    found = _htmldate(tree, url)
-    if found in modified and published and published not in modified:
         return published
+    modified = modification_dates(tree, modified_ld)
+    shown = shown_dates(tree, title)
+    if shown.published or (shown.unlabelled and shown.unlabelled not in modified):
+        return shown.published or shown.unlabelled
+    if published:
+        return published
+    tree = _without_other_articles(tree, title)
     time_value = next(iter(tree.xpath("//time/@datetime")), None)
-    return found or published or iso_date(published_meta) or iso_date(str(time_value) if time_value else None)
+    return _htmldate(tree, url) or iso_date(str(time_value) if time_value else None)
+
+
+def url_date(url: str | None) -> str | None:
+    """YYYY-MM-DD from a URL path that holds a full date: /2021/01/18/slug, /2021-01-18-slug."""
+    match = _URL_DATE.search(urlsplit(url).path) if url else None
+    if not match:
+        return None
+    try:
+        return datetime(*(int(part) for part in match.groups())).strftime("%Y-%m-%d")
+    except ValueError:  # /2021/13/45/ is no date
+        return None
 
 
 def _htmldate(tree: etree._Element, url: str | None) -> str | None:
@@ -119,27 +141,31 @@ def modification_dates(tree: etree._Element, modified_ld: list[str | None]) -> s
     return {date for value in values if (date := iso_date(value))}
 
 
-def shown_dates(tree: etree._Element, title: str | None) -> tuple[str | None, str | None]:
-    """The date shown nearest the headline with a "Published"/"Posted" label, and the nearest shown
-    without a label; dates labelled "Updated", "Modified" or "Reviewed" are neither.
+class ShownDates(NamedTuple):
+    """Dates shown nearest the headline: labelled "Published"/"Posted", and unlabelled (dates labelled
+    "Updated", "Modified", "Revised" or "Reviewed" are neither)."""
+
+    published: str | None
+    unlabelled: str | None
+
+
+def shown_dates(tree: etree._Element, title: str | None) -> ShownDates:
+    """The dates shown nearest the headline, by label.
 
     A shown date stands on a short line of its own (a byline, a dateline, a <time>) within a few
     hundred characters of the headline; dates inside sentences belong to the story, not to the page.
     """
-    labelled = unlabelled = None
+    found: dict[str, str] = {}
     lines = _lines_near(tree, _headline_element(tree, title))
     for _, context, line in lines:
         for match in _SHOWN_DATE.finditer(line if len(line) <= SHOWN_DATE_LINE_CHARS else ""):
             text = match.group(0)
             date = (iso_date(text) if text[0].isdigit() else None) or _month_name_date(text)
             label = _DATE_LABEL.search((context + " " + line[: match.start()])[-40:])
-            if not date or (label and label.group(1).lower() not in ("published", "posted")):
-                continue
-            if label:
-                labelled = labelled or date
-            else:
-                unlabelled = unlabelled or date
-    return labelled, unlabelled
+            kind = _LABEL_KINDS.get(label.group(1).lower(), "") if label else "unlabelled"
+            if date and kind:
+                found.setdefault(kind, date)
+    return ShownDates(found.get("published"), found.get("unlabelled"))
 
 
 def _headline_element(tree: etree._Element, title: str | None) -> etree._Element | None:
@@ -154,15 +180,18 @@ def _headline_element(tree: etree._Element, title: str | None) -> etree._Element
 
 def _lines_near(tree: etree._Element, element: etree._Element | None) -> list[tuple[int, str, str]]:
     """Text lines within a few hundred characters before and after `element`, nearest first, as
-    (distance, the end of the line before, line); a <time> adds its datetime as a line of its own."""
+    (distance, the end of the line before, line); a <time> adds its datetime as a line of its own,
+    which is not "the line before" its text: a label ("Updated") stays with the date it labels."""
     lines: list[str] = []
+    datetimes: set[int] = set()
     start = end = None
-    for event, node in etree.iterwalk(tree, events=("start", "end")):
+    for event, node in _walk(tree):
         if node is element and event == "start":
             start = len(lines)
         elif node is element:
             end = len(lines)
         if event == "start" and node.tag == "time" and node.get("datetime"):
+            datetimes.add(len(lines))
             lines.append(node.get("datetime"))
         readable = isinstance(node.tag, str) and node.tag not in ("script", "style", "noscript", "template")
         text = node.text if event == "start" and readable else node.tail if event == "end" else None
@@ -180,9 +209,23 @@ def _lines_near(tree: etree._Element, element: etree._Element | None) -> list[tu
         for i in indexes:
             if distance > limit:
                 break
-            found.append((distance, side, lines[i - 1][-40:] if i else "", lines[i]))
+            before = next((lines[j] for j in range(i - 1, -1, -1) if j not in datetimes), "")
+            found.append((distance, side, before[-40:], lines[i]))
             distance += len(lines[i])
     return [(distance, context, line) for distance, _, context, line in sorted(found)]
+
+
+def _walk(root: etree._Element) -> Iterator[tuple[str, etree._Element]]:
+    """("start", node) and ("end", node) in document order, comments included: etree.iterwalk skips
+    comments and so loses the text after them, and script-rendered pages put empty comments between
+    a label and its value ("Updated on <!-- -->May 2, 2025")."""
+    stack = [(root, "start")]
+    while stack:
+        node, event = stack.pop()
+        yield event, node
+        if event == "start":
+            stack.append((node, "end"))
+            stack.extend((child, "start") for child in reversed(node))
 
 
 def _month_name_date(text: str) -> str | None:

@@ -18,7 +18,7 @@ from trafilatura.metadata import extract_author
 from archive.errors import ExtractionError
 from archive.models import Article
 
-from .clean import holds_run, normalize_line, normalize_text, strip_control_characters, word_list
+from .clean import holds_run, normalize_line, normalize_text, strip_control_characters, undo_mojibake, word_list
 from .dates import PUBLISHED_META, choose_date
 from .fragments import FIGURE_TEXT_TAGS, MEDIA_TAGS
 from .text import MIN_BODY_WORDS, derive_title, split_paragraphs
@@ -47,6 +47,7 @@ _DATE_WORDS = re.compile(
     r"\b(?:posted|published|updated|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b.*\d|\d{1,2}[/.]\d{1,2}[/.]\d{2,4}",
     re.I,
 )
+_KICKER = re.compile(r"^\s*\w+(?:\s+\w+)?:\s*")  # see choose_title
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*>?")
 
 
@@ -135,31 +136,48 @@ def choose_title(soup: BeautifulSoup, metadata_titles: list[str], site: str | No
     article's own headline. An <h1> counts when it and a metadata title share more than a third of
     the words of the <h1> and at least a quarter of the title's, which rules out logos, section names,
     widget headings and labels that happen to occur in a long title; without metadata the first <h1> of
-    reasonable length stands. The metadata title still wins over an all-capitals <h1> with the same
-    words (capitals are styling) and over an <h1> that holds it plus a dateline or byline.
+    reasonable length stands. An <h1> that is only the short end of a metadata title where sites put
+    their names ("Example Blog" in "Example Blog: Headline") names the site even when none is declared. The
+    metadata title still wins over an all-capitals <h1> it agrees with (capitals are styling, and the
+    metadata keeps the publisher's casing), over an <h1> that holds it plus a dateline or byline, and
+    over one that is it behind a label of a word or two and a colon ("Analysis: Headline").
     """
     titles = untruncated([strip_site_name(t, site) for t in metadata_titles if t])
-    best, best_share = None, 0.0
+    labels = {" ".join(word_list(part)) for title in metadata_titles for part in _site_ends(title)}
+    best, best_share, best_title = None, 0.0, None
     for h1 in soup.find_all("h1", limit=10):
         text = headline_text(h1)
         words = _words(text)
-        if not words or len(text) > 300 or _names_site(text, site):
+        if not words or len(text) > 300 or _names_site(text, site) or " ".join(word_list(text)) in labels:
             continue
         if not titles:
             return text
-        share = max(_agreement(words, _words(t)) for t in titles)
+        share, title = max(((_agreement(words, _words(t)), t) for t in titles), key=lambda pair: pair[0])
         if share > best_share:
-            best, best_share = text, share
+            best, best_share, best_title = text, share, title
     if not best or best_share < 1 / 3:
         return titles[0] if titles else None
+    if best == best.upper():
+        return best_title  # an all-capitals <h1> is styling
     seen = word_list(best)
     for title in titles:
-        wanted = word_list(title)
-        if wanted == seen and best == best.upper():
-            return title  # an all-capitals <h1> is styling
-        if holds_run(seen, wanted) and _DATE_WORDS.search(re.sub(re.escape(title), "", best, flags=re.I)):
+        if holds_run(seen, word_list(title)) and _DATE_WORDS.search(re.sub(re.escape(title), "", best, flags=re.I)):
             return title  # the <h1> holds the byline or dateline too
+        if (kicker := _KICKER.match(best)) and word_list(best[kicker.end() :]) == word_list(title):
+            return title  # "Analysis: Headline": the label before the colon is a section's, not the headline's
     return best
+
+
+def _site_ends(title: str) -> list[str]:
+    """The parts of a title that may name its site: the last part after a separator ("Headline | Site")
+    and the part before a colon ("Site: Headline"), each only when shorter than the rest. The first
+    part before a separator is not one: it is as often the headline ("Headline | Description")."""
+    ends = []
+    if len(parts := [p.strip() for p in TITLE_SEPARATORS.split(title)]) > 1:
+        ends.append((parts[-1], " ".join(parts[:-1])))
+    if len(parts := title.split(": ", 1)) > 1:
+        ends.append((parts[0], parts[1]))
+    return [end for end, rest in ends if end and len(end) < len(rest)]
 
 
 def _agreement(headline: set[str], title: set[str]) -> float:
@@ -170,7 +188,8 @@ def _agreement(headline: set[str], title: set[str]) -> float:
 
 
 def headline_text(h1) -> str:
-    """The text of a headline element: <br> as a space, entities decoded, short " | label" parts dropped.
+    """The text of a headline element: <br> as a space, entities decoded, mis-decoded UTF-8 repaired,
+    short " | label" parts dropped.
 
     Visible headlines do not use a pipe as punctuation; a short part after one names a section,
     the site or a teaser ("Movers in NYC | Top 19 Companies", "... | Opinion").
@@ -367,11 +386,12 @@ def extract_html_article(html: str, origin: str, url: str | None = None) -> Arti
 
 
 def _text(value) -> str | None:
-    """A metadata string with HTML entities decoded (many sites escape them twice) and spaces folded."""
+    """A metadata string with HTML entities decoded (many sites escape them twice), mis-decoded UTF-8
+    repaired, and spaces folded."""
     if not isinstance(value, str):
         return None
     for _ in range(3):
         value, previous = html_lib.unescape(value), value
         if value == previous:
             break
-    return normalize_line(value) or None
+    return normalize_line(undo_mojibake(value)) or None

@@ -598,6 +598,7 @@ PUBLISHED_META_TAG = '<meta property="article:published_time" content="2024-08-0
         ("<p>By Jane Doe · Dec 30, 2013</p>", "2013-12-30"),  # shown unlabelled: beats the CMS stamp
         ("<p>Updated 2 May 2025</p><p>Published: 14 March 2021</p>", "2021-03-14"),
         ("<p>Last updated on May 2nd, 2025</p>", "2024-08-07"),  # a modification: the metadata stands
+        ("<p>Reviewed on May 2nd, 2025</p>", "2024-08-07"),  # a review is no edition: the metadata stands
         (
             "<div class='meta'><h3>Published</h3><time datetime='2021-03-14T09:30:00Z'>03/14/21</time></div>",
             "2021-03-14",
