@@ -52,7 +52,7 @@ class SegmentBuilder(SegmentWriter):
         self.words: dict[str, list[int]] = {}  # the words field: word -> document numbers
         self.lengths: dict[str, dict[int, int]] = defaultdict(dict)  # field -> docnum -> length as stored
         # field -> term -> the positions of each of its postings, one after another (for termarrays)
-        self.places: dict[str, dict[str, list[int]]] = defaultdict(dict)
+        self.places: dict[str, dict[str, array]] = defaultdict(dict)
         for name in POSITION_FIELDS:
             if name in self.schema and not isinstance(self.schema[name].format, Positions):
                 raise ValueError(f"the bulk writer reads {name!r} as a field with positions")
@@ -104,10 +104,10 @@ class SegmentBuilder(SegmentWriter):
             postings = get(term)
             if postings is None:
                 table[term] = [docnum, count * boost, value]
-                kept[term] = list(places)
+                kept[term] = array("I", places)
             else:
                 postings += (docnum, count * boost, value)
-                kept[term] += places
+                kept[term].extend(places)
         return self._record_length(name, field, length)
 
     def _add_words(self, words: set[str]) -> None:

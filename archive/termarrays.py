@@ -25,6 +25,7 @@ import json
 import logging
 import mmap
 import os
+from array import array
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -78,43 +79,39 @@ def write(path: Path, doc_count: int, schema: Schema, entries: Iterable[Entry]) 
         return False
     # For each term (in entry order): where its postings and positions start and stop.
     starts = np.zeros((len(keys), 4), dtype=np.uint64)
-    docs_p: list[int] = []
-    freqs: list[int] = []
-    places: list[int] = []
-    docs_w: list[int] = []
-    weights: list[float] = []
+    docs_p, freqs, places, docs_w, weights = array("I"), array("I"), array("I"), array("I"), array("d")
     for term, docs, values, found in with_positions:
         starts[term] = (len(docs_p), len(docs_p) + len(docs), len(places), len(places) + len(found))
-        docs_p += docs
-        freqs += values
-        places += found
+        docs_p.extend(docs)
+        freqs.extend(values)
+        places.extend(found)
     for term, docs, values in plain:
         starts[term, :2] = (len(docs_w), len(docs_w) + len(docs))
-        docs_w += docs
-        weights += values
+        docs_w.extend(docs)
+        weights.extend(values)
     joined = {
         "keys": sorted_keys,
         "starts": starts[order],
-        "docs": _narrow(np.array(docs_p, dtype=np.int64), doc_count),
-        "freqs": _narrow(np.array(freqs, dtype=np.int64)),
-        "positions": _narrow(np.array(places, dtype=np.int64)),
-        "plain_docs": _narrow(np.array(docs_w, dtype=np.int64), doc_count),
-        "weights": np.array(weights, dtype=np.float32),
+        "docs": _narrow(np.frombuffer(docs_p, dtype=np.uint32), doc_count),
+        "freqs": _narrow(np.frombuffer(freqs, dtype=np.uint32)),
+        "positions": _narrow(np.frombuffer(places, dtype=np.uint32)),
+        "plain_docs": _narrow(np.frombuffer(docs_w, dtype=np.uint32), doc_count),
+        "weights": np.frombuffer(weights, dtype=np.float64).astype(np.float32),
     }
     header: dict = {"docs": doc_count, "sections": {}}
     offset = 0
-    for name, array in joined.items():
-        header["sections"][name] = [offset, array.dtype.str, list(array.shape)]
-        offset += _aligned(array.nbytes)
+    for name, section in joined.items():
+        header["sections"][name] = [offset, section.dtype.str, list(section.shape)]
+        offset += _aligned(section.nbytes)
     head = json.dumps(header).encode("utf-8")
     start = _aligned(len(MAGIC) + 4 + len(head))
     partial = path.with_name(path.name + ".part")
     with open(partial, "wb") as out:
         out.write(MAGIC + len(head).to_bytes(4, "little") + head)
         out.write(b"\0" * (start - out.tell()))
-        for array in joined.values():
-            out.write(array.tobytes())
-            out.write(b"\0" * (_aligned(array.nbytes) - array.nbytes))
+        for section in joined.values():
+            out.write(section.tobytes())
+            out.write(b"\0" * (_aligned(section.nbytes) - section.nbytes))
         out.flush()
         os.fsync(out.fileno())
     os.replace(partial, path)
