@@ -107,7 +107,7 @@ class SegmentBuilder(SegmentWriter):
                 kept[term] = array("I", places)
             else:
                 postings += (docnum, count * boost, value)
-                kept[term].extend(places)
+                kept[term].fromlist(places)
         return self._record_length(name, field, length)
 
     def _add_words(self, words: set[str]) -> None:

@@ -293,15 +293,12 @@ class SearcherCache:
             for (_reader, offset), found in zip(leaves, arrays, strict=True):
                 keys = None
                 for place, word in enumerate(words):
-                    docs, positions = found.positions(query.fieldname, word)
-                    # (document, position less the word's place): ascending, as postings are listed
-                    these = (docs << 32) | (positions - place)
-                    these = these[positions >= place]
+                    these = found.phrase_keys(query.fieldname, word, place)
                     keys = these if keys is None else _common(keys, these)
                     if not len(keys):
                         break
                 if keys is not None and len(keys):
-                    mask[(keys >> 32) + offset] = True
+                    mask[(keys >> keys.dtype.type(found.position_bits)).astype(np.int64) + offset] = True
             return mask & self.live()
 
         return self._kept(("phrase", query), compute)

@@ -188,6 +188,25 @@ class TermArrays:
         docs = np.repeat(self._arrays["docs"][start:stop].astype(np.int64), self._arrays["freqs"][start:stop])
         return docs, self._arrays["positions"][first:last].astype(np.int64)
 
+    def phrase_keys(self, field: str, btext: bytes, place: int) -> np.ndarray:
+        """For a word at `place` in a phrase: (document, position less `place`) of each occurrence,
+        as one ascending integer a document's phrase shares across its words (`key >> position_bits`
+        is the document). In 32 bits when the segment's documents and positions fit 16 each."""
+        found = self._find(field, btext)
+        if found is None or not positional(self._schema, field):
+            return np.zeros(0, dtype=np.uint64)
+        start, stop, first, last = (int(v) for v in found)
+        positions = self._arrays["positions"][first:last]
+        narrow = self.position_bits == 16 and self._arrays["docs"].dtype == np.uint16
+        kind = np.uint32 if narrow else np.uint64
+        docs = np.repeat(self._arrays["docs"][start:stop].astype(kind), self._arrays["freqs"][start:stop])
+        keys = (docs << kind(self.position_bits)) | positions.astype(kind)
+        return keys[positions >= place] - kind(place)
+
+    @property
+    def position_bits(self) -> int:
+        return 16 if self._arrays["positions"].dtype == np.uint16 else 32
+
 
 def _section(data: mmap.mmap, offset: int, dtype: np.dtype, shape: list[int]) -> np.ndarray:
     count = int(np.prod(shape))
