@@ -4,7 +4,8 @@ Whoosh's own writer sends every posting through a pool that pickles it to a run 
 runs back, one Python call per posting at each step: most of an import's time. A SegmentBuilder keeps
 its segment's postings in memory, grouped by term as they arrive, reads the title and body a whole
 text at a time (analysis.term_positions, which also gives the words of the `words` field) and writes
-each posting list a block at a time through Whoosh's codec. A ParallelWriter hands batches of
+each posting list a block at a time through Whoosh's codec, and the segment's term arrays beside it
+(termarrays.py) from the same postings. A ParallelWriter hands batches of
 SEGMENT_DOCS documents to worker processes, each returning one finished segment, and commits them
 all at once. tests/test_bulkwriter.py holds what they write to what Whoosh's writer writes.
 """
@@ -263,9 +264,10 @@ def build_segment(folder: str, indexname: str, documents: list[dict]) -> Segment
 
 
 class ParallelWriter(termarrays.ArraysWriter):
-    """The index writer of bulk imports: it holds the lock and does deletions itself, and has added
-    documents built into segments of up to SEGMENT_DOCS by `procs` worker processes (fewer than
-    LOCAL_DOCS in all are built in this process). The segments join the index at commit, unmerged."""
+    """The index writer of bulk imports and rebuilds: it holds the lock and does deletions itself, and
+    has added documents built into segments of up to SEGMENT_DOCS by `procs` worker processes (with
+    one, or fewer than LOCAL_DOCS in all, they are built in this process). The segments join the index
+    at commit, unmerged, each with its term arrays (termarrays.py)."""
 
     derives_words = True  # documents may leave out the words field: the builders derive it
 
