@@ -429,10 +429,17 @@ class ArchiveIndex:
             for article in articles:
                 w.update_document(**article_to_document(article))
 
-    def optimize(self) -> None:
-        """Merge all segments into one: faster searches after a bulk import; slow, so never on the ingest path."""
+    def optimize(self) -> tuple[int, int]:
+        """Merge all segments into one: faster searches after a bulk import; slow, so never on the
+        ingest path. Returns the number of segments before and after."""
+        before = self.segment_count()
         with self.writer(optimize=True):
             pass
+        return before, self.segment_count()
+
+    def segment_count(self) -> int:
+        with self.searcher() as searcher:
+            return len(searcher.reader().leaf_readers())
 
     def delete(self, ids: Iterable[str]) -> None:
         with self.writer() as w:

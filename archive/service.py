@@ -317,6 +317,10 @@ class Archive:
         self._prune_log()
         return count
 
+    def optimize(self) -> tuple[int, int]:
+        """Merge the index's segments into one (see ArchiveIndex.optimize); segments before and after."""
+        return self.index.optimize()
+
     def check(self, repair: bool = True) -> CheckReport:
         """Compare store and index; with `repair`, bring the index in line.
 

@@ -280,3 +280,23 @@ def test_export_csv_has_a_header_and_a_row_per_article(seeded: Path) -> None:
     assert len(rows) == 2
     assert {r["id"] for r in rows} == {r["id"] for r in json_lines(run(seeded, "export"))}
     assert all(r["text"] and r["title"] for r in rows)
+
+
+def test_optimize_merges_the_index_into_one_segment_and_finds_the_same(seeded):
+    from archive.benchmark import synthetic_articles
+
+    with Archive(seeded) as arch:
+        for article in synthetic_articles(6):  # one segment per add, some merged by Whoosh as they come
+            arch.add(article)
+        segments = arch.index.segment_count()
+    assert segments >= 2
+    before = json.loads(run(seeded, "search", "--json", "--per-page", "50", "child OR police").stdout)
+    proc = run(seeded, "optimize")
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert proc.stderr.decode().strip() == f"merged {segments} index segments into 1"
+    after = json.loads(run(seeded, "search", "--json", "--per-page", "50", "child OR police").stdout)
+    assert after["total"] == before["total"] > 0
+    assert [h["id"] for h in after["hits"]] == [h["id"] for h in before["hits"]]
+    with Archive(seeded) as arch:
+        assert arch.index.segment_count() == 1
+        assert len(list(arch.config.index_dir.rglob("*.arrays"))) == 1
