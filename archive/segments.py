@@ -12,7 +12,7 @@ numpy array.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator, Sequence
 
 import numpy as np
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN
@@ -95,25 +95,35 @@ def length_bytes(reader: IndexReader, field: str) -> np.ndarray:
 
 def leaf_postings(reader: IndexReader, field: str, btext: bytes) -> tuple[np.ndarray, np.ndarray]:
     """A term's document numbers (in the segment) and weights, deleted documents included."""
-    matcher = reader.postings(field, btext)
     ids: list[np.ndarray] = []
     weights: list[np.ndarray] = []
-    if hasattr(matcher, "_read_ids") and hasattr(matcher, "_next_block"):
-        # whoosh3's leaf matcher (the pinned version): whole blocks of ids and weights at a time, not one
-        # posting a call. reader.postings() gives it unwrapped by deletions.
-        while matcher.is_active():
-            if matcher._ids is None:
-                matcher._read_ids()
-            if matcher._weights is None:
-                matcher._read_weights()
-            ids.append(np.asarray(matcher._ids, dtype=np.int64))
-            weights.append(np.asarray(matcher._weights, dtype=np.float64))
-            matcher._next_block()
-    else:
-        found = list(matcher.items_as("weight"))
-        ids.append(np.array([n for n, _ in found], dtype=np.int64))
-        weights.append(np.array([w for _, w in found], dtype=np.float64))
+    for block_ids, block_weights, _values in posting_blocks(reader.postings(field, btext), with_values=False):
+        ids.append(np.asarray(block_ids, dtype=np.int64))
+        weights.append(np.asarray(block_weights, dtype=np.float64))
     pair = (np.concatenate(ids), np.concatenate(weights)) if ids else (np.zeros(0, np.int64), np.zeros(0))
     for array in pair:
         array.flags.writeable = False
     return pair
+
+
+def posting_blocks(matcher, with_values: bool) -> Iterator[tuple[Sequence, Sequence, Sequence]]:
+    """A leaf matcher's postings as (ids, weights, values): whole blocks of Whoosh 3's codec (the
+    pinned version) at a time, not one posting a call; one posting at a time from any other matcher.
+    reader.postings() gives the leaf matcher unwrapped by deletions."""
+    if hasattr(matcher, "_read_ids") and hasattr(matcher, "_next_block"):
+        while matcher.is_active():
+            matcher._read_ids()
+            matcher._read_weights()
+            if with_values:
+                matcher._read_values()
+            yield matcher._ids, matcher._weights, matcher._values if with_values else ()
+            matcher._next_block()
+        return
+    ids, weights, values = [], [], []
+    while matcher.is_active():
+        ids.append(matcher.id())
+        weights.append(matcher.weight())
+        if with_values:
+            values.append(matcher.value())
+        matcher.next()
+    yield ids, weights, values

@@ -35,6 +35,7 @@ from whoosh.reading import IndexReader, SegmentReader
 from whoosh.writing import SegmentWriter
 
 from .analysis import WORDS_FIELD
+from .segments import posting_blocks
 
 EXTENSION = ".arrays"
 MAGIC = b"termarrays 1\n"
@@ -179,15 +180,6 @@ class TermArrays:
             weights = self._arrays["weights"][start:stop].astype(np.float64)
         return docs.astype(np.int64), weights
 
-    def positions(self, field: str, btext: bytes) -> tuple[np.ndarray, np.ndarray]:
-        """Every occurrence of a term in a field with positions: its document number and position."""
-        found = self._find(field, btext)
-        if found is None or not positional(self._schema, field):
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-        start, stop, first, last = (int(v) for v in found)
-        docs = np.repeat(self._arrays["docs"][start:stop].astype(np.int64), self._arrays["freqs"][start:stop])
-        return docs, self._arrays["positions"][first:last].astype(np.int64)
-
     def phrase_keys(self, field: str, btext: bytes, place: int) -> np.ndarray:
         """For a word at `place` in a phrase: (document, position less `place`) of each occurrence,
         as one ascending integer a document's phrase shares across its words (`key >> position_bits`
@@ -239,7 +231,7 @@ def read_entries(reader: IndexReader) -> Iterator[Entry]:
             docs: list[int] = []
             values: list = []
             places: list[int] = []
-            for ids, weights, encoded in _blocks(matcher, decode is not None):
+            for ids, weights, encoded in posting_blocks(matcher, decode is not None):
                 docs += ids
                 if decode is None:
                     values += weights
@@ -263,28 +255,6 @@ def _term_matchers(reader: IndexReader, name: str) -> Iterator[tuple[bytes, obje
         if field != name:
             break
         yield btext, reader._codec.postings_reader(terms._postfile, terminfo, format_, term=(name, btext))
-
-
-def _blocks(matcher, with_values: bool) -> Iterator[tuple[list, list, list]]:
-    """A leaf matcher's postings: whole blocks of Whoosh 3's (the pinned version's) codec at a time,
-    else one posting at a time."""
-    if hasattr(matcher, "_read_ids") and hasattr(matcher, "_next_block"):
-        while matcher.is_active():
-            matcher._read_ids()
-            matcher._read_weights()
-            if with_values:
-                matcher._read_values()
-            yield list(matcher._ids), list(matcher._weights), list(matcher._values) if with_values else []
-            matcher._next_block()
-        return
-    ids, weights, values = [], [], []
-    while matcher.is_active():
-        ids.append(matcher.id())
-        weights.append(matcher.weight())
-        if with_values:
-            values.append(matcher.value())
-        matcher.next()
-    yield ids, weights, values
 
 
 def path_for(folder: Path, segment_id: str) -> Path:
