@@ -8,7 +8,7 @@ import logging
 import re
 from collections.abc import Iterator
 from copy import deepcopy
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
@@ -39,6 +39,7 @@ MODIFIED_META = ("article:modified_time", "og:updated_time", "dateModified", "la
 _MODIFIED_TAGS = "|".join(f"//*[@{a}='{key}']" for a in ("property", "name", "itemprop") for key in MODIFIED_META)
 
 SHOWN_DATE_BEFORE, SHOWN_DATE_AFTER, SHOWN_DATE_LINE_CHARS = 300, 600, 80  # see shown_dates
+NOTE_LINE_CHARS = 300  # see published_notes
 
 _MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
 
@@ -50,7 +51,11 @@ _SHOWN_DATE = re.compile(
 
 _DATE_LABEL = re.compile(r"\b(published|posted|updated|modified|reviewed|revised)\b\W*(?:on\b)?\W*$", re.I)
 
-_LABEL_KINDS = dict.fromkeys(("published", "posted"), "published")  # other labels mark other dates
+_LABEL_KINDS = dict.fromkeys(("published", "posted"), "published") | dict.fromkeys(("updated", "modified"), "updated")
+
+_PUBLISHED_NOTE = re.compile(rf"\b(originally\s+)?(?:published|posted)\s*:?\s+(?:on\s+)?({_SHOWN_DATE.pattern})", re.I)
+
+_EXSLT = {"re": "http://exslt.org/regular-expressions"}
 
 _ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 
@@ -86,32 +91,95 @@ def choose_date(
     modified_ld: list[str | None],
     published_meta: str | None,
 ) -> str | None:
-    """The publication date: a full date in the URL's path, else the dateline shown by the headline,
-    else the declared publication date (JSON-LD, then meta tags), else htmldate's search of the page,
-    else the first <time>.
+    """The publication date, from the strongest evidence the page gives:
 
-    Publishing systems write the date into a URL when the article first goes out, so it outranks
-    everything the page says later. A date shown by the headline is the one readers see; it counts
-    when labelled "Published" or "Posted", or when unlabelled and not a modification date the page
-    declares ("Updated" and "Reviewed" dates are not publication dates). The publisher's declared
-    publication date comes before htmldate, whose search of the page is a guess among many dates.
-    All but the metadata are read from the page without navigation, asides, footers and teaser
-    cards, whose dates belong to other articles.
+    1. a full date in the URL's path: publishing systems write it when the article first goes out;
+    2. a note that the article was "originally published" on a date;
+    3. the date shown by the headline, labelled "Published" or "Posted", or unlabelled. An unlabelled
+       one does not count when it is a modification date the page declares, or later than the last
+       declared modification (an update's or another article's). When it is the declared publication
+       time as a clock in another time zone shows it, the declared date is the publisher's own;
+    4. a date labelled "Published" or "Posted" on a line of its own elsewhere in the article;
+    5. the declared publication date (JSON-LD, then meta tags), unless the page shows an update
+       before it: a page is not updated before it is published, so that declaration is a later
+       re-publication;
+    6. an "Updated" date shown by the headline when no other date is shown there: the only date
+       the page gives for itself beats a guess;
+    7. htmldate's search of the page (a guess among many dates), else the first <time>.
+
+    "Reviewed" dates are never publication dates. All but the headline's dates and the metadata
+    are read from the page without navigation, asides, footers and teaser cards, whose dates belong
+    to other articles.
     """
     if from_url := url_date(url):
         return from_url
-    published = next((d for value in [*published_ld, published_meta] if (d := iso_date(value))), None)
+    declared = next((value for value in [*published_ld, published_meta] if iso_date(value)), None)
+    published = iso_date(declared)
     if tree is None:
         return published
+    own = _without_other_articles(tree, title)
+    notes = published_notes(own)
+    if notes.original:
+        return notes.original
     modified = modification_dates(tree, modified_ld)
     shown = shown_dates(tree, title)
-    if shown.published or (shown.unlabelled and shown.unlabelled not in modified):
-        return shown.published or shown.unlabelled
-    if published:
+    unlabelled = shown.unlabelled
+    if unlabelled and (unlabelled in modified or (modified and unlabelled > max(modified))):
+        unlabelled = None
+    if visible := shown.published or unlabelled:
+        return published if visible != published and _same_moment(visible, declared) else visible
+    if notes.labelled:
+        return notes.labelled
+    if published and not (shown.updated and shown.updated < published):
         return published
-    tree = _without_other_articles(tree, title)
-    time_value = next(iter(tree.xpath("//time/@datetime")), None)
-    return _htmldate(tree, url) or iso_date(str(time_value) if time_value else None)
+    if shown.updated and not shown.unlabelled:
+        return shown.updated
+    time_value = next(iter(own.xpath("//time/@datetime")), None)
+    return _htmldate(own, url) or iso_date(str(time_value) if time_value else None)
+
+
+class PublishedNotes(NamedTuple):
+    """Dates the article's own text labels as its publication, away from the headline."""
+
+    original: str | None  # "This article was originally published on 26 Sep 2019"
+    labelled: str | None  # the first "Published August 13, 2025" standing on a line of its own
+
+
+def published_notes(tree: etree._Element) -> PublishedNotes:
+    """The article's publication notes. A label counts on a short line (its element, or the parent
+    that holds the date beside it); a date in a sentence of the story ("the report, published on
+    3 March") is the story's, not the page's."""
+    labelled = None
+    for text in tree.xpath("//body//text()[re:test(., 'published|posted', 'i')]", namespaces=_EXSLT):
+        element = text.getparent()
+        for _ in range(2):
+            if not isinstance(element, etree._Element) or element.tag in ("script", "style"):
+                break
+            line = " ".join(" ".join(element.itertext()).split())
+            if len(line) > NOTE_LINE_CHARS:
+                break
+            if match := _PUBLISHED_NOTE.search(line):
+                date = _date_value(match.group(2))
+                if date and match.group(1):
+                    return PublishedNotes(date, labelled)
+                if date and match.start() == 0 and len(line) <= SHOWN_DATE_LINE_CHARS:
+                    labelled = labelled or date
+                break
+            element = element.getparent()
+    return PublishedNotes(None, labelled)
+
+
+def _same_moment(shown: str, declared: str | None) -> bool:
+    """Whether a shown date is the declared publication time as a clock in some time zone
+    (UTC-12 to UTC+14) reads: pages show their date in the reader's or the newsroom's zone."""
+    try:
+        moment = datetime.fromisoformat((declared or "").strip())
+    except ValueError:
+        return False
+    if moment.tzinfo is None:
+        return False
+    earliest, latest = (moment.astimezone(UTC) + timedelta(hours=h) for h in (-12, 14))
+    return earliest.date().isoformat() <= shown <= latest.date().isoformat()
 
 
 def url_date(url: str | None) -> str | None:
@@ -147,6 +215,7 @@ class ShownDates(NamedTuple):
 
     published: str | None
     unlabelled: str | None
+    updated: str | None
 
 
 def shown_dates(tree: etree._Element, title: str | None) -> ShownDates:
@@ -159,13 +228,12 @@ def shown_dates(tree: etree._Element, title: str | None) -> ShownDates:
     lines = _lines_near(tree, _headline_element(tree, title))
     for _, context, line in lines:
         for match in _SHOWN_DATE.finditer(line if len(line) <= SHOWN_DATE_LINE_CHARS else ""):
-            text = match.group(0)
-            date = (iso_date(text) if text[0].isdigit() else None) or _month_name_date(text)
+            date = _date_value(match.group(0))
             label = _DATE_LABEL.search((context + " " + line[: match.start()])[-40:])
             kind = _LABEL_KINDS.get(label.group(1).lower(), "") if label else "unlabelled"
             if date and kind:
                 found.setdefault(kind, date)
-    return ShownDates(found.get("published"), found.get("unlabelled"))
+    return ShownDates(found.get("published"), found.get("unlabelled"), found.get("updated"))
 
 
 def _headline_element(tree: etree._Element, title: str | None) -> etree._Element | None:
@@ -226,6 +294,11 @@ def _walk(root: etree._Element) -> Iterator[tuple[str, etree._Element]]:
         if event == "start":
             stack.append((node, "end"))
             stack.extend((child, "start") for child in reversed(node))
+
+
+def _date_value(text: str) -> str | None:
+    """YYYY-MM-DD from a date as pages show it (see _SHOWN_DATE)."""
+    return (iso_date(text) if text[0].isdigit() else None) or _month_name_date(text)
 
 
 def _month_name_date(text: str) -> str | None:

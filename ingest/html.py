@@ -14,6 +14,7 @@ import trafilatura
 from bs4 import BeautifulSoup
 from lxml import etree
 from trafilatura.metadata import extract_author
+from whoosh.lang.porter import stem
 
 from archive.errors import ExtractionError
 from archive.models import Article
@@ -126,7 +127,8 @@ def _names_site(part: str, site: str | None) -> bool:
 
 
 def _words(text: str) -> set[str]:
-    return set(word_list(text))
+    """The stems of the words of `text` ("apps" and "app", "learning" and "learn" agree)."""
+    return {stem(word) for word in word_list(text)}
 
 
 def choose_title(soup: BeautifulSoup, metadata_titles: list[str], site: str | None) -> str | None:

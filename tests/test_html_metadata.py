@@ -22,11 +22,11 @@ STORY = [
 HEADLINE = "Council approves riverside cycle lane"
 
 
-def _page(header: str = "", head: str = "", h1: str = HEADLINE, title: str = HEADLINE) -> str:
+def _page(header: str = "", head: str = "", h1: str = HEADLINE, title: str = HEADLINE, footer: str = "") -> str:
     paragraphs = "".join(f"<p>{p}</p>" for p in STORY)
     return (
         f"<html><head><title>{title}</title>{head}</head><body><nav><a href='/'>Home</a></nav>"
-        f"<article><h1>{h1}</h1>{header}{paragraphs}</article></body></html>"
+        f"<article><h1>{h1}</h1>{header}{paragraphs}{footer}</article></body></html>"
     )
 
 
@@ -95,6 +95,63 @@ def test_dates_shown_by_the_headline(header: str, expected: str) -> None:
     assert _published(_page(header, head=DECLARED)) == expected
 
 
+def _ld(published: str | None = None, modified: str | None = None) -> str:
+    ld = {"@context": "https://schema.org", "@type": "NewsArticle", "headline": HEADLINE}
+    ld |= {"datePublished": published} if published else {}
+    ld |= {"dateModified": modified} if modified else {}
+    return f'<script type="application/ld+json">{json.dumps(ld)}</script>'
+
+
+def test_a_shown_date_later_than_the_last_declared_modification_is_not_the_publication() -> None:
+    head = _ld("2023-11-21T19:57:53+00:00", "2023-11-21T19:57:53+00:00")
+    assert _published(_page("<p>Jane Doe · Aug 19, 2025</p>", head=head)) == "2023-11-21"
+    # with no modification declared, the shown date stands (the page may be a later edition)
+    assert _published(_page("<p>Jane Doe · Aug 19, 2025</p>", head=_ld("2023-11-21"))) == "2025-08-19"
+
+
+@pytest.mark.parametrize(
+    ("declared", "shown", "expected"),
+    [
+        ("2021-12-10T02:17:00+00:00", "December 9, 2021", "2021-12-10"),  # evening of the 9th in America
+        ("2025-12-02T23:00:55+00:00", "3 December 2025", "2025-12-02"),  # morning of the 3rd in Europe
+        ("2025-12-19T22:02:58Z", "Dec 17, 2025", "2025-12-17"),  # no time zone makes the 19th the 17th
+        ("2021-12-10T02:17:00", "December 9, 2021", "2021-12-09"),  # no zone declared: the moment is unknown
+    ],
+)
+def test_a_shown_date_that_is_the_declared_time_in_another_zone_gives_the_declared_date(
+    declared: str, shown: str, expected: str
+) -> None:
+    assert _published(_page(f"<p>By Jane Doe · {shown}</p>", head=_ld(declared))) == expected
+
+
+def test_an_updated_date_alone_by_the_headline_beats_a_guess_from_the_page() -> None:
+    footer = "<p>" + " ".join(STORY) + "</p><div class='date'>2023-04-07</div>"  # a date htmldate takes
+    assert _published(_page("<p>Updated: December 31, 2024</p>", footer=footer)) == "2024-12-31"
+    # beside a declared publication date, an update is an update
+    assert _published(_page("<p>Updated: December 31, 2024</p>", head=_ld("2022-05-01"))) == "2022-05-01"
+
+
+def test_an_update_shown_before_the_declared_publication_makes_that_a_republication() -> None:
+    head = _ld("2025-11-13T09:21:40Z")
+    assert _published(_page("<p>Page updated: 12 November 2025</p>", head=head)) == "2025-11-12"
+    assert _published(_page("<p>Page updated: 14 November 2025</p>", head=head)) == "2025-11-13"
+
+
+def test_an_originally_published_note_anywhere_gives_the_date() -> None:
+    note = "<p>This article was originally published on 26 Sep 2019 at 4:12pm.</p>"
+    html = _page("<p>Chris Carroll 30 Sep 2022, 11:07am</p>", head=DECLARED, footer=note)
+    assert _published(html) == "2019-09-26"
+
+
+def test_a_published_label_on_its_own_line_away_from_the_headline() -> None:
+    later = "<p>" + " ".join(STORY) + "</p>"
+    assert _published(
+        _page("<p>By Jane Doe</p>", head=DECLARED, footer=later + "<p>Published August 13, 2025</p>")
+    ) == ("2025-08-13")
+    sentence = "<p>The traffic counts, published on 3 March 2021, showed a fall in car journeys over the decade.</p>"
+    assert _published(_page("<p>By Jane Doe</p>", head=DECLARED, footer=later + sentence)) == "2024-08-07"
+
+
 @pytest.mark.parametrize(
     ("value", "expected"),
     [("12.12.2025", "2025-12-12"), ("25.12.2025", "2025-12-25"), ("03.04.2025", None), ("4/4/2025", "2025-04-04")],
@@ -160,6 +217,12 @@ def test_a_title_with_mis_decoded_quotes_is_repaired() -> None:
             "<h1>Analysis: Council approves riverside cycle lane</h1>",
             ["Council approves cycle lane on the river"],
             "Analysis: Council approves riverside cycle lane",
+        ),
+        # the <h1> agrees with the metadata title in other forms of the same words ("apps", "app")
+        (
+            "<h1>Learning Apps Compared: Ten Language Tools Tried</h1>",
+            ["Best Language Learning App Reviews 2025"],
+            "Learning Apps Compared: Ten Language Tools Tried",
         ),
     ],
 )
