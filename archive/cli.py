@@ -429,7 +429,9 @@ def optimize(ctx: Context) -> None:
     100,000 articles: run it when the archive is quiet (from cron, say), never on the ingest path."""
     with failing():
         before, after = ctx.archive().optimize()
-    click.echo(f"merged {before} index segments into {after}", err=True)
+    click.echo(
+        f"merged {before} index segments into {after}" if before > 1 else "the index is one segment already", err=True
+    )
 
 
 @main.command()

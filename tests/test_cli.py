@@ -294,6 +294,8 @@ def test_optimize_merges_the_index_into_one_segment_and_finds_the_same(seeded):
     proc = run(seeded, "optimize")
     assert proc.returncode == 0, proc.stderr.decode()
     assert proc.stderr.decode().strip() == f"merged {segments} index segments into 1"
+    again = run(seeded, "optimize")
+    assert (again.returncode, again.stderr.decode().strip()) == (0, "the index is one segment already")
     after = json.loads(run(seeded, "search", "--json", "--per-page", "50", "child OR police").stdout)
     assert after["total"] == before["total"] > 0
     assert [h["id"] for h in after["hits"]] == [h["id"] for h in before["hits"]]
