@@ -483,15 +483,17 @@ class ArchiveIndex:
         # Resumed, the new index may hold articles after `after` already (replayed from the log before
         # an interrupted swap): they are updated, not added twice.
         resumed = bool(after)
+
+        def new_writer() -> ParallelWriter:
+            return ParallelWriter(ix, 1, segment_docs=REBUILD_COMMIT)
+
         try:
-            writer = ParallelWriter(ix, 1, segment_docs=REBUILD_COMMIT)
+            writer = new_writer()
             try:
                 pending = 0
                 for article in articles_after(after):
-                    if resumed:
-                        writer.update_document(**article_to_document(article, words=False))
-                    else:
-                        writer.add_document(**article_to_document(article, words=False))
+                    write = writer.update_document if resumed else writer.add_document
+                    write(**article_to_document(article, words=False))
                     pending += 1
                     after = article.id or after
                     if progress:
@@ -499,7 +501,7 @@ class ArchiveIndex:
                     if pending >= REBUILD_COMMIT:
                         writer.commit()
                         (fresh / _RESUME_FILE).write_text(after)
-                        writer, pending = ParallelWriter(ix, 1, segment_docs=REBUILD_COMMIT), 0
+                        writer, pending = new_writer(), 0
                 writer.commit()
             except BaseException:
                 writer.cancel()

@@ -145,6 +145,7 @@ def choose_title(soup: BeautifulSoup, metadata_titles: list[str], site: str | No
     over one that is it behind a label of a word or two and a colon ("Analysis: Headline").
     """
     titles = untruncated([strip_site_name(t, site) for t in metadata_titles if t])
+    title_words = [(_words(t), t) for t in titles]
     labels = {" ".join(word_list(part)) for title in metadata_titles for part in _site_ends(title)}
     best, best_share, best_title = None, 0.0, None
     for h1 in soup.find_all("h1", limit=10):
@@ -154,7 +155,7 @@ def choose_title(soup: BeautifulSoup, metadata_titles: list[str], site: str | No
             continue
         if not titles:
             return text
-        share, title = max(((_agreement(words, _words(t)), t) for t in titles), key=lambda pair: pair[0])
+        share, title = max(((_agreement(words, stems), t) for stems, t in title_words), key=lambda pair: pair[0])
         if share > best_share:
             best, best_share, best_title = text, share, title
     if not best or best_share < 1 / 3:
